@@ -1,0 +1,312 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailfleet engineers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The settings catalog: the one home of Microsoft's mail endpoints and the facts that go with them.
+
+No hostname or port of a Microsoft service (or of the bundled lab) is typed anywhere else in the
+collection: modules, plugins, roles and tests read them from here.
+
+Every fact carries its source (``source`` fields, quoted from ``shared/facts/microsoft-mail.md``).
+Facts that are not fully confirmed carry ``confirmed: False``; the settings model treats every value
+here as a default that per-host overrides may replace, never as law.
+
+Standard library only: this file is shipped to targets with the modules that import it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+SECURITY_MODES = ("starttls", "tls", "none")
+AUTH_METHODS = ("oauth2", "password", "none")
+TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
+
+# Microsoft's Basic auth retirement for SMTP AUTH (MC786329, updated 2026-01-27).
+BASIC_AUTH_RETIREMENT = {
+    "disabled_by_default_from": "2026-12-31",
+    "text": (
+        "Microsoft disables Basic authentication for SMTP AUTH by default for existing tenants at the end "
+        "of December 2026 (admins can re-enable it until the final removal, to be announced in the second "
+        "half of 2027); new tenants do not have it. Move to OAuth2 (XOAUTH2) or a connector relay."
+    ),
+    "answer_after_removal": "550 5.7.30 Basic authentication is not supported for Client Submission.",
+    "source": "Microsoft 365 message center MC786329 (updated 2026-01-27)",
+}
+
+SOURCE_M365_SMTP = (
+    'learn.microsoft.com "How to set up a multifunction device or application to send email using Microsoft 365"; '
+    "Office 365 worldwide endpoints list (ID 2: TCP 587, 993, 995, 143)"
+)
+SOURCE_M365_IMAP = 'learn.microsoft.com "POP3 and IMAP4 in Exchange Online"'
+SOURCE_465 = (
+    'learn.microsoft.com "How to set up a multifunction device or application to send email using Microsoft 365": '
+    "\"If your device recommends or defaults to port 465, it doesn't support SMTP AUTH client submission.\" "
+    "The Office 365 endpoints list has no TCP 465."
+)
+SOURCE_OAUTH = (
+    'learn.microsoft.com "Authenticate an IMAP, POP or SMTP connection using OAuth"; '
+    'Microsoft Entra "national clouds" authentication endpoints'
+)
+SOURCE_LIMITS = "Exchange Online limits: SMTP AUTH client submission 30 messages per minute, 10,000 recipients per day"
+
+# Delegated scopes (a person signs in) and the app-only scope (client credentials), worldwide.
+M365_DELEGATED_SCOPES = (
+    "https://outlook.office.com/SMTP.Send",
+    "https://outlook.office.com/IMAP.AccessAsUser.All",
+    "https://outlook.office.com/POP.AccessAsUser.All",
+    "offline_access",
+)
+M365_APP_SCOPE = "https://outlook.office365.com/.default"
+
+M365_LIMITS = {
+    "messages_per_minute": 30,
+    "recipients_per_day": 10000,
+    "source": SOURCE_LIMITS,
+}
+
+# The three ways a host sends through Microsoft 365 (facts section 2). The tenant MX host is an input:
+# it was <domain-with-dashes>.mail.protection.outlook.com, domains added from about July 2026 get hosts under
+# *.mx.microsoft (MC1048624), so it is never built from a pattern.
+M365_CONNECTOR = {
+    "port": 25,
+    "security": "starttls",
+    "mx_host": None,
+    "recipients": "internal and external",
+    "auth": "inbound connector matched by static public IP or by TLS client certificate (CN/SAN in an accepted domain)",
+    "note": "Resolve the domain's MX record or take the MX host as input; never build it from a pattern (MC1048624).",
+    "source": "learn.microsoft.com, option 3: SMTP relay with a connector; MC1048624",
+}
+M365_DIRECT_SEND = {
+    "port": 25,
+    "security": "starttls",
+    "mx_host": None,
+    "recipients": "internal only",
+    "note": (
+        "Direct send accepts only recipients inside the tenant and can be blocked by the tenant "
+        "(Set-OrganizationConfig -RejectDirectSend $true: 550 5.7.68 TenantInboundAttribution)."
+    ),
+    "source": "learn.microsoft.com, option 2: direct send",
+}
+
+
+def _endpoint(host, port, security, source, confirmed=True, note=None):
+    entry = {"host": host, "port": port, "security": security, "source": source, "confirmed": confirmed}
+    if note:
+        entry["note"] = note
+    return entry
+
+
+def _oauth2(authority_host, app_scope, delegated_scopes, tenant=None, confirmed=True, source=SOURCE_OAUTH, scheme="https"):
+    return {
+        "authority_url": "%s://%s" % (scheme, authority_host),
+        "tenant": tenant,
+        "token_path": "/{tenant}/oauth2/v2.0/token",
+        "device_code_path": "/{tenant}/oauth2/v2.0/devicecode",
+        "authorize_path": "/{tenant}/oauth2/v2.0/authorize",
+        "scope_app": app_scope,
+        "scopes_delegated": list(delegated_scopes),
+        "confirmed": confirmed,
+        "source": source,
+    }
+
+
+def _microsoft_auth(password_note):
+    return {
+        "oauth2": {
+            "mechanism": "XOAUTH2",
+            "note": "XOAUTH2 with delegated (SMTP.Send) or app-only (SMTP.SendAsApp) tokens.",
+        },
+        "password": {
+            "mechanism": "LOGIN",
+            "note": password_note,
+        },
+    }
+
+
+PROFILES = {
+    "microsoft365": {
+        "title": "Microsoft 365 / Exchange Online, worldwide (also GCC)",
+        "microsoft": True,
+        "smtp": _endpoint("smtp.office365.com", 587, "starttls", SOURCE_M365_SMTP,
+                          note="Port 25 with STARTTLS is also accepted; 465 is not supported."),
+        "smtp_legacy_tls_host": _endpoint(
+            "smtp-legacy.office365.com", 587, "starttls",
+            "learn.microsoft.com: opt-in endpoint for TLS 1.0/1.1 clients (worldwide only)",
+            note="Opt-in for clients that cannot do TLS 1.2; not in GCC, GCC High or DoD."),
+        "imap": _endpoint("outlook.office365.com", 993, "tls", SOURCE_M365_IMAP),
+        "pop": _endpoint("outlook.office365.com", 995, "tls", SOURCE_M365_IMAP),
+        "auth_methods": ("oauth2", "password"),
+        "auth_notes": _microsoft_auth(BASIC_AUTH_RETIREMENT["text"]),
+        "oauth2": _oauth2("login.microsoftonline.com", M365_APP_SCOPE, M365_DELEGATED_SCOPES),
+        "limits": M365_LIMITS,
+        "connector": M365_CONNECTOR,
+        "direct_send": M365_DIRECT_SEND,
+        "tls_min_version": "1.2",
+        "implicit_tls_supported": False,
+        "ip_host_allowed": False,
+        "ca_file": None,
+    },
+    "outlook_com": {
+        "title": "Outlook.com consumer accounts (outlook.com, hotmail.com, live.com, msn.com)",
+        "microsoft": True,
+        "smtp": _endpoint("smtp-mail.outlook.com", 587, "starttls",
+                          'support.microsoft.com "POP, IMAP, and SMTP settings for Outlook.com"; '
+                          "thunderbird/autoconfig ispdb/hotmail.com.xml"),
+        "imap": _endpoint("outlook.office365.com", 993, "tls", 'support.microsoft.com "POP, IMAP, and SMTP settings for Outlook.com"'),
+        "pop": _endpoint("outlook.office365.com", 995, "tls", 'support.microsoft.com "POP, IMAP, and SMTP settings for Outlook.com"'),
+        "auth_methods": ("oauth2",),
+        "auth_notes": {
+            "oauth2": {"mechanism": "XOAUTH2", "note": "Delegated tokens from the 'consumers' tenant."},
+            "password": {
+                "mechanism": None,
+                "note": "Outlook.com requires OAuth2 (Modern Auth) for IMAP, POP and SMTP since September 2024.",
+            },
+        },
+        "oauth2": _oauth2("login.microsoftonline.com", M365_APP_SCOPE, M365_DELEGATED_SCOPES, tenant="consumers"),
+        "limits": {"messages_per_minute": None, "recipients_per_day": None,
+                   "source": "not published for consumer accounts"},
+        "connector": None,
+        "direct_send": None,
+        "tls_min_version": "1.2",
+        "implicit_tls_supported": False,
+        "ip_host_allowed": False,
+        "ca_file": None,
+    },
+    "gcc_high": {
+        "title": "Microsoft 365 GCC High (US Government)",
+        "microsoft": True,
+        "smtp": _endpoint("outlook.office365.us", 587, "starttls", "GCC High endpoints list (ID 5)",
+                          note="smtp.office365.us is also mentioned in some documents (unconfirmed)."),
+        "imap": _endpoint("outlook.office365.us", 993, "tls", "GCC High endpoints list (ID 5)"),
+        "pop": _endpoint("outlook.office365.us", 995, "tls", "GCC High endpoints list (ID 5)"),
+        "auth_methods": ("oauth2", "password"),
+        "auth_notes": _microsoft_auth(BASIC_AUTH_RETIREMENT["text"]),
+        # The authority is confirmed (Entra national clouds); the Exchange resource for the scopes is not.
+        "oauth2": _oauth2("login.microsoftonline.us", "https://outlook.office365.us/.default",
+                          ("https://outlook.office365.us/SMTP.Send", "https://outlook.office365.us/IMAP.AccessAsUser.All",
+                           "https://outlook.office365.us/POP.AccessAsUser.All", "offline_access"),
+                          confirmed=False),
+        "limits": M365_LIMITS,
+        "connector": M365_CONNECTOR,
+        "direct_send": M365_DIRECT_SEND,
+        "tls_min_version": "1.2",
+        "implicit_tls_supported": False,
+        "ip_host_allowed": False,
+        "ca_file": None,
+    },
+    "dod": {
+        "title": "Microsoft 365 DoD (US Department of Defense)",
+        "microsoft": True,
+        "smtp": _endpoint("outlook-dod.office365.us", 587, "starttls", "DoD endpoints list"),
+        "imap": _endpoint("outlook-dod.office365.us", 993, "tls", "DoD endpoints list"),
+        "pop": _endpoint("outlook-dod.office365.us", 995, "tls", "DoD endpoints list"),
+        "auth_methods": ("oauth2", "password"),
+        "auth_notes": _microsoft_auth(BASIC_AUTH_RETIREMENT["text"]),
+        "oauth2": _oauth2("login.microsoftonline.us", "https://outlook-dod.office365.us/.default",
+                          ("https://outlook-dod.office365.us/SMTP.Send", "https://outlook-dod.office365.us/IMAP.AccessAsUser.All",
+                           "https://outlook-dod.office365.us/POP.AccessAsUser.All", "offline_access"),
+                          confirmed=False),
+        "limits": M365_LIMITS,
+        "connector": M365_CONNECTOR,
+        "direct_send": M365_DIRECT_SEND,
+        "tls_min_version": "1.2",
+        "implicit_tls_supported": False,
+        "ip_host_allowed": False,
+        "ca_file": None,
+    },
+    "china": {
+        "title": "Microsoft 365 operated by 21Vianet (China)",
+        "microsoft": True,
+        "smtp": _endpoint("smtp.partner.outlook.cn", 587, "starttls",
+                          "21Vianet endpoints list (*.partner.outlook.cn 587/993/995)", confirmed=False,
+                          note="Partly confirmed: the endpoint list names *.partner.outlook.cn on 587."),
+        "imap": _endpoint("partner.outlook.cn", 993, "tls", "21Vianet endpoints list"),
+        "pop": _endpoint("partner.outlook.cn", 995, "tls", "21Vianet endpoints list"),
+        "auth_methods": ("oauth2", "password"),
+        "auth_notes": _microsoft_auth(BASIC_AUTH_RETIREMENT["text"]),
+        "oauth2": _oauth2("login.partner.microsoftonline.cn", "https://partner.outlook.cn/.default",
+                          ("https://partner.outlook.cn/SMTP.Send", "https://partner.outlook.cn/IMAP.AccessAsUser.All",
+                           "https://partner.outlook.cn/POP.AccessAsUser.All", "offline_access"),
+                          confirmed=False),
+        "limits": M365_LIMITS,
+        "connector": M365_CONNECTOR,
+        "direct_send": M365_DIRECT_SEND,
+        "tls_min_version": "1.2",
+        "implicit_tls_supported": False,
+        "ip_host_allowed": False,
+        "ca_file": None,
+    },
+    "custom": {
+        "title": "On-premises or hybrid relay (host, port and security given by the user)",
+        "microsoft": False,
+        "smtp": {"host": None, "port": None, "security": None, "source": "user input", "confirmed": True},
+        "imap": None,
+        "pop": None,
+        "auth_methods": ("password", "oauth2", "none"),
+        "auth_notes": {},
+        "oauth2": None,
+        "limits": {"messages_per_minute": None, "recipients_per_day": None, "source": "the relay's own policy"},
+        "connector": None,
+        "direct_send": None,
+        "tls_min_version": "1.2",
+        "implicit_tls_supported": True,
+        "ip_host_allowed": True,
+        "ca_file": None,
+    },
+}
+
+# The bundled lab: an Exchange Online look-alike on loopback (lab/mailfleet_lab). One port per behaviour.
+LAB_HOST = "localhost"
+LAB_STATE_DIR = "/var/tmp/mailfleet-lab"
+LAB_CA_FILE = LAB_STATE_DIR + "/ca.pem"
+LAB_PORTS = {
+    "submission": 10587,       # like smtp.office365.com:587
+    "connector": 10025,        # like the tenant MX host on port 25
+    "token": 10443,            # like login.microsoftonline.com (HTTPS)
+    "imap": 10993,
+    "pop": 10995,
+    "tarpit": 10601,           # accepts TCP, never sends a banner
+    "close": 10602,            # closes right after connect
+    "garbage_banner": 10603,
+    "no_starttls": 10604,
+    "starttls_drop": 10605,    # STARTTLS accepted, then the handshake is dropped
+    "cert_expired": 10606,
+    "cert_wrong_host": 10607,
+    "cert_self_signed": 10608,
+    "legacy_tls": 10609,       # answers 421 4.7.66 to clients that negotiated TLS 1.0/1.1
+    "implicit_tls": 10465,     # implicit TLS only, like 465 elsewhere
+    "slow": 10610,             # 1 byte per 100 ms
+    "tls_old_only": 10611,     # TLS 1.0/1.1 only
+}
+
+PROFILES["lab"] = {
+    "title": "mailfleet lab (Exchange Online look-alike on loopback)",
+    "microsoft": False,
+    # The lab answers like Exchange Online, so the Basic auth timeline applies to what it rehearses.
+    "emulates_microsoft": True,
+    "smtp": _endpoint(LAB_HOST, LAB_PORTS["submission"], "starttls", "lab/mailfleet_lab (bundled)"),
+    "imap": _endpoint(LAB_HOST, LAB_PORTS["imap"], "tls", "lab/mailfleet_lab (bundled)"),
+    "pop": _endpoint(LAB_HOST, LAB_PORTS["pop"], "tls", "lab/mailfleet_lab (bundled)"),
+    "auth_methods": ("oauth2", "password"),
+    "auth_notes": _microsoft_auth("The lab emulates Basic auth (AUTH LOGIN) and its Microsoft refusals."),
+    "oauth2": _oauth2("%s:%d" % (LAB_HOST, LAB_PORTS["token"]), M365_APP_SCOPE, M365_DELEGATED_SCOPES,
+                      tenant="contoso.test", source="lab token endpoint"),
+    "limits": dict(M365_LIMITS, source="the lab applies Microsoft's limits by default"),
+    "connector": dict(M365_CONNECTOR, port=LAB_PORTS["connector"], mx_host=LAB_HOST),
+    "direct_send": dict(M365_DIRECT_SEND, port=LAB_PORTS["connector"], mx_host=LAB_HOST),
+    "tls_min_version": "1.2",
+    "implicit_tls_supported": True,
+    "ip_host_allowed": True,
+    "ca_file": LAB_CA_FILE,
+    "lab_ports": dict(LAB_PORTS),
+}
+
+MICROSOFT_PROFILES = tuple(sorted(name for name, profile in PROFILES.items() if profile["microsoft"]))
+PROFILE_NAMES = tuple(sorted(PROFILES))
+
+
+def get_profile(name):
+    """Return a deep copy of the named profile, or raise KeyError."""
+    return copy.deepcopy(PROFILES[name])

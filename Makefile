@@ -1,0 +1,97 @@
+# mailfleet.outlook — developer and CI entry points.  `make help` lists the targets.
+#
+# `make test` on a fresh clone: installs Debian packages (root), builds .venv from requirements/,
+# links the collection into .build/, then runs every check in order and stops at the first failure.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-print-directory
+
+PYTHON      ?= /usr/bin/python3
+VENV        := $(CURDIR)/.venv
+VBIN        := $(VENV)/bin
+BUILD       := $(CURDIR)/.build
+COLLECTIONS := $(BUILD)
+COLL_LINK   := $(BUILD)/ansible_collections/mailfleet/outlook
+REQS        := $(sort $(wildcard requirements/*.txt))
+VENV_STAMP  := $(VENV)/.mailfleet-installed
+PYTEST_ARGS ?=
+
+# Everything below runs the tools of .venv, against the collection linked in .build/.
+export PATH := $(VBIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_NOCOLOR := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PIP_NO_INPUT := 1
+export DEBIAN_FRONTEND := noninteractive
+
+# Order matters: `make test` runs these one after the other and stops at the first failure.
+TEST_STEPS := deps venv collection unit changelog-lint integration
+
+.PHONY: help test deps venv collection unit sanity lint integration docs-check changelog-lint \
+        build demo clean distclean
+
+help: ## list the targets
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+
+test: ## everything CI runs: $(TEST_STEPS)
+	@summary=(); t0=$$(date +%s); \
+	for step in $(TEST_STEPS); do \
+	  echo "=== make $$step"; s=$$(date +%s); \
+	  if ! $(MAKE) $$step; then \
+	    summary+=("$$step FAILED after $$(( $$(date +%s) - s ))s"); \
+	    printf '=== %s\n' "$${summary[@]}"; echo "make test: FAILED in step '$$step'"; exit 1; \
+	  fi; \
+	  summary+=("$$step ok $$(( $$(date +%s) - s ))s"); \
+	done; \
+	printf '=== %s\n' "$${summary[@]}"; echo "make test: all steps passed in $$(( $$(date +%s) - t0 ))s"
+
+deps: ## install the Debian packages of scripts/apt-packages.txt (root; no-op when installed)
+	@bash scripts/bootstrap-apt.sh scripts/apt-packages.txt
+
+venv: $(VENV_STAMP) ## create .venv from requirements/*.txt (re-run only when they change)
+
+$(VENV_STAMP): $(REQS)
+	@if [ ! -x $(VBIN)/python ]; then \
+	  $(PYTHON) -c 'import ensurepip' 2>/dev/null || { echo "venv: $(PYTHON) lacks ensurepip/venv: run 'make deps' (python3-venv)" >&2; exit 1; }; \
+	  $(PYTHON) -m venv $(VENV); \
+	fi
+	$(VBIN)/python -m pip install -q -r requirements/dev.txt -c requirements/constraints.txt
+	@touch $@
+
+collection: ## link the checkout as .build/ansible_collections/mailfleet/outlook
+	@mkdir -p $(dir $(COLL_LINK))
+	@ln -sfn $(CURDIR) $(COLL_LINK)
+	@echo "collection: $(COLL_LINK) -> $(CURDIR) (ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS))"
+
+unit: venv collection ## pytest tests/unit
+	@bash scripts/pytest-dir.sh tests/unit $(PYTEST_ARGS)
+
+integration: venv collection ## pytest tests/integration (tests start the services they need)
+	@bash scripts/pytest-dir.sh tests/integration $(PYTEST_ARGS)
+
+sanity: venv ## ansible-test sanity on a copy of the tracked files (.build/sanity)
+	@bash scripts/sanity.sh
+
+lint: venv collection ## ansible-lint --profile production over roles/ and playbooks/
+	@bash scripts/lint.sh
+
+docs-check: venv collection ## ansible-doc prints every plugin and role of the collection
+	@bash scripts/docs-check.sh $(COLLECTIONS)
+
+changelog-lint: venv ## antsibull-changelog lint
+	antsibull-changelog lint
+
+build: venv ## ansible-galaxy collection build, install the tarball in .build/, ansible-doc from there
+	@bash scripts/build-check.sh
+
+demo: ## the demo (see README.md)
+	@bash scripts/demo.sh
+
+clean: ## remove .build/ and tests/output/ (keeps .venv)
+	rm -rf $(BUILD) tests/output
+
+distclean: clean ## also remove .venv
+	rm -rf $(VENV)

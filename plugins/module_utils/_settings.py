@@ -110,6 +110,7 @@ class _Validator:
         raise SettingsError(self.var(key), value, problem, fix)
 
     def port(self, key, value):
+        original = value
         if isinstance(value, bool) or value is None:
             self.fail(key, value, "not a port number", "give an integer from 1 to 65535, e.g. 587 for SMTP submission")
         if isinstance(value, str):
@@ -119,7 +120,7 @@ class _Validator:
         if not isinstance(value, int):
             self.fail(key, value, "not a port number", "give an integer from 1 to 65535, e.g. 587 for SMTP submission")
         if not 1 <= value <= 65535:
-            self.fail(key, value, "port outside 1-65535", "give an integer from 1 to 65535, e.g. 587 for SMTP submission")
+            self.fail(key, original, "port outside 1-65535", "give an integer from 1 to 65535, e.g. 587 for SMTP submission")
         return value
 
     def security(self, key, value):
@@ -181,7 +182,7 @@ def _endpoint(v, kind, base, overrides, microsoft, implicit_tls_supported):
     if port is None and security is None:
         port, security = base["port"], base["security"] or DEFAULT_SECURITY[kind]
     if port is None:
-        port = base["port"] if base["security"] == security and base["port"] else DEFAULT_PORTS[kind][security]
+        port = base["port"] or DEFAULT_PORTS[kind][security]
     if security is None:
         if port == base["port"] and base["security"]:
             security = base["security"]

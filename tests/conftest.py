@@ -18,11 +18,16 @@ The lab's pytest plugin (lab/mailfleet_lab/pytest_plugin.py) is registered here 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
 from mailfleet_testing import REPO_ROOT, AnsibleRunner, ensure_collection_link, make_env
+
+# Tests import the collection's Python code as ansible_collections.mailfleet.outlook.* (like ansible does).
+if str(ensure_collection_link()) not in sys.path:
+    sys.path.insert(0, str(ensure_collection_link()))
 
 if importlib.util.find_spec("mailfleet_lab") is not None:
     pytest_plugins = ["mailfleet_lab.pytest_plugin"]

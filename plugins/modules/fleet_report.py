@@ -1,0 +1,122 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) mailfleet engineers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: fleet_report
+short_description: Write the fleet reachability report (JSON, JUnit XML, HTML) on the controller
+version_added: 0.1.0
+description:
+  - Reads the reachability result that the role M(mailfleet.outlook.reachability) recorded for every host
+    (the fact named by O(result_var)) and writes C(report.json), C(report.xml) (JUnit) and C(report.html)
+    (one self-contained page, no external assets) into O(dest) on the controller.
+  - Every host of O(hosts) appears in the report. A host whose result says Ansible could not reach it is
+    reported as C(unreachable); a host with no result at all (it failed or was unreachable earlier in the run)
+    is reported as C(not_run). No host is silently missing.
+  - Runs entirely on the controller (action plugin); nothing is sent to or changed on any host. Use it once
+    per play (C(run_once=true)).
+options:
+  dest:
+    description: Controller directory for the report files (created if missing).
+    type: path
+    required: true
+  hosts:
+    description:
+      - The hosts of the report, in order.
+      - Defaults to C(ansible_play_hosts_all), every host of the play within C(--limit), including hosts that
+        failed or were unreachable (C(ansible_play_hosts) would drop them).
+    type: list
+    elements: str
+  result_var:
+    description: Name of the per-host variable that holds the reachability result.
+    type: str
+    default: reachability_result
+  title:
+    description: Title of the report.
+    type: str
+    default: mailfleet fleet report
+  formats:
+    description: Which files to write.
+    type: list
+    elements: str
+    choices: [json, junit, html]
+    default: [json, junit, html]
+  fail_on_failure:
+    description: Fail this task when a host is not C(ok) (the role fails the hosts themselves instead).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    details: The report is written in check mode too; it is a controller-side artifact, not a host change.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+author:
+  - mailfleet engineers
+seealso:
+  - module: mailfleet.outlook.smtp_check
+"""
+
+EXAMPLES = r"""
+- name: Write the fleet report once, on the controller
+  mailfleet.outlook.fleet_report:
+    dest: "{{ playbook_dir }}/reports"
+  run_once: true
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+paths:
+  description: Path of each file written, by format.
+  returned: success
+  type: dict
+  sample: {"json": "/srv/reports/report.json", "junit": "/srv/reports/report.xml", "html": "/srv/reports/report.html"}
+summary:
+  description: Counts of hosts by status, failing hosts by diagnosis code, drift and Basic auth hosts.
+  returned: success
+  type: dict
+summary_line:
+  description: The summary in one line.
+  returned: success
+  type: str
+  sample: "4 hosts: 1 ok, 3 failing (cert_untrusted: 1, connect_refused: 1, connect_timeout: 1); 0 unreachable by Ansible"
+table:
+  description: A plain-text table, one line per host, one column per endpoint (diagnosis code).
+  returned: success
+  type: str
+hosts_failing:
+  description: Hosts whose status is not C(ok) (failing, unreachable or not run).
+  returned: success
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            dest=dict(type="path", required=True),
+            hosts=dict(type="list", elements="str"),
+            result_var=dict(type="str", default="reachability_result"),
+            title=dict(type="str", default="mailfleet fleet report"),
+            formats=dict(type="list", elements="str", choices=["json", "junit", "html"], default=["json", "junit", "html"]),
+            fail_on_failure=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    module.fail_json(msg="mailfleet.outlook.fleet_report runs on the controller through its action plugin; "
+                         "it cannot be run as a module on a host")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+import datetime
+import json
+
+import pytest
+
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _fleet_report as fr
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def build(sample, **kw):
+    hosts, results = sample
+    return fr.build_report(hosts, results, generated="2026-11-26T18:00:00+00:00",
+                           today=datetime.date(2026, 11, 26), **kw)
+
+
+def test_every_host_appears_with_its_status(sample):
+    report = build(sample)
+    status = dict((r["host"], r["status"]) for r in report["hosts"])
+    assert status == {"good": "ok", "blocked": "failing", "refused": "failing", "badcert": "failing",
+                      "gone": "unreachable", "never": "not_run"}
+    assert [r["host"] for r in report["hosts"]] == sample[0]
+
+
+def test_summary_counts_and_diagnoses(sample):
+    s = build(sample)["summary"]
+    assert (s["hosts"], s["ok"], s["failing"], s["unreachable"], s["not_run"]) == (6, 1, 3, 1, 1)
+    assert s["by_diagnosis"] == {"cert_untrusted": 1, "connect_refused": 1, "connect_timeout": 1}
+    assert s["drift_hosts"] == ["blocked"]
+    assert s["basic_auth_hosts"] == ["good"]
+    assert s["basic_auth_deadline"] == "2026-12-31"
+    assert s["days_to_basic_auth_deadline"] == 35
+
+
+def test_cells_per_host_and_endpoint(sample):
+    report = build(sample)
+    assert report["columns"] == ["smtp", "imap"]
+    cells = dict(((r["host"], c["name"]), c["status"]) for r in report["hosts"] for c in r["endpoints"])
+    assert cells[("good", "smtp")] == "ok"
+    assert cells[("good", "imap")] == "warn"            # certificate expiring: warning, not failure
+    assert cells[("refused", "imap")] == "optional_fail"  # imap is not required by that host
+    assert cells[("gone", "smtp")] == cells[("gone", "imap")] == "unreachable"
+    assert cells[("never", "smtp")] == cells[("never", "imap")] == "not_run"
+    assert ("blocked", "imap") not in cells
+
+
+def test_basic_auth_rows_carry_deadline_and_variable(sample):
+    report = build(sample)
+    assert report["basic_auth"] == [{"component": "relay", "profile": "microsoft365", "variable": "relay_auth_method",
+                                     "fix": "set relay_auth_method=oauth2", "deadline": "2026-12-31", "host": "good"}]
+
+
+def test_json_round_trip(sample):
+    report = build(sample)
+    data = json.loads(fr.render_json(report))
+    assert data["schema"] == fr.SCHEMA
+    assert data == json.loads(json.dumps(report))
+
+
+def test_summary_line_and_table(sample):
+    report = build(sample)
+    line = fr.summary_line(report)
+    assert line.startswith("6 hosts: 1 ok, 3 failing (cert_untrusted: 1, connect_refused: 1, connect_timeout: 1)")
+    assert "1 unreachable by Ansible" in line and "1 not run" in line and "Basic auth (deadline 2026-12-31)" in line
+    table = fr.summary_table(report).splitlines()
+    assert table[0].split() == ["host", "status", "smtp", "imap"]
+    assert table[3].split() == ["blocked", "failing", "connect_timeout", "-"]
+    assert table[6].split() == ["gone", "unreachable", "host_unreachable", "host_unreachable"]
+
+
+def test_probe_error_without_endpoints_is_failing():
+    res = {"required": ["smtp"], "planned": [{"name": "smtp", "host": "h", "port": 587, "security": "starttls"}],
+           "probe_error": "module crashed", "endpoints": []}
+    report = fr.build_report(["h1"], {"h1": res})
+    assert report["hosts"][0]["status"] == "failing"
+    assert report["hosts"][0]["endpoints"][0]["diagnosis"]["code"] == "probe_error"
+
+
+def test_empty_fleet_still_writes(tmp_path):
+    report = fr.build_report([], {})
+    paths = fr.write_report(report, str(tmp_path / "out"))
+    assert sorted(paths) == ["html", "json", "junit"]
+    assert json.loads(open(paths["json"]).read())["summary"]["hosts"] == 0
+
+
+def test_deadline_comes_from_the_catalog():
+    try:
+        from ansible_collections.mailfleet.outlook.plugins.module_utils._catalog import BASIC_AUTH_RETIREMENT
+    except ImportError:
+        pytest.skip("catalog not on this branch yet")
+    assert fr.basic_auth_deadline() == BASIC_AUTH_RETIREMENT["disabled_by_default_from"]

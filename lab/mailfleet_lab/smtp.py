@@ -1,0 +1,316 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailfleet engineers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SMTP listeners of the lab, on aiosmtpd: submission (and its TLS variants) and the connector."""
+
+import asyncio
+import base64
+import binascii
+import collections
+import email.parser
+import email.policy
+import email.utils
+import logging
+import uuid
+
+from asyncio import sslproto
+
+from aiosmtpd.smtp import SMTP, AuthResult, MISSING
+
+from .core import LOG
+
+# aiosmtpd logs command lines (and at DEBUG level, AUTH data) on "mail.log": keep it quiet, the lab
+# logs its own redacted events on "mailfleet_lab".
+logging.getLogger("mail.log").setLevel(logging.ERROR)
+
+LEGACY_TLS = ("TLSv1", "TLSv1.1")
+
+
+class _Handler:
+    """aiosmtpd handler: hands the hooks back to the LabSMTP instance."""
+
+    @staticmethod
+    async def handle_RCPT(server, session, envelope, address, rcpt_options):  # pylint: disable=invalid-name,unused-argument
+        return await server.lab_rcpt(address, rcpt_options)
+
+    @staticmethod
+    async def handle_DATA(server, session, envelope):  # pylint: disable=invalid-name,unused-argument
+        return await server.lab_data()
+
+    @staticmethod
+    async def handle_exception(error):
+        LOG.info("smtp session error: %s", error.__class__.__name__)
+        return "451 4.3.0 Temporary server error. Please try again later"
+
+
+class LabSMTP(SMTP):
+    """One SMTP session of the lab.
+
+    ``mode``: "submission" (SMTP AUTH client submission, like smtp.office365.com:587) or "connector"
+    (the tenant MX host: relay by client IP / client certificate, or direct send to tenant domains).
+    """
+
+    # OAuth2 access tokens make long AUTH XOAUTH2 lines (Microsoft's are 2-3 kB in base64).
+    line_length_limit = 16384
+    max_auth_line = 16384
+
+    def __init__(self, lab, endpoint, mode="submission", tls_context=None, implicit_tls=False,
+                 legacy_reject=False, starttls_drop=False, byte_delay=0.0):
+        exclude = ["PLAIN", "CRAM-MD5"]
+        if mode != "submission":
+            exclude += ["LOGIN", "XOAUTH2"]
+        super().__init__(
+            _Handler(),
+            hostname=lab.hostname,
+            ident="Microsoft ESMTP MAIL Service ready (mailfleet lab)",
+            tls_context=tls_context,
+            require_starttls=False,
+            auth_required=False,
+            auth_require_tls=False,
+            auth_exclude_mechanism=exclude,
+            authenticator=self._authenticate_login,
+            enable_SMTPUTF8=True,
+            data_size_limit=lab.config.get("data_size_limit"),
+            timeout=600,
+            loop=asyncio.get_running_loop(),
+        )
+        self.lab = lab
+        self.endpoint = endpoint
+        self.mode = mode
+        self.implicit_tls = implicit_tls
+        self.legacy_reject = legacy_reject
+        self.starttls_drop = starttls_drop
+        self.byte_delay = byte_delay
+        self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit)
+        self.command_size_limits["AUTH"] = self.max_auth_line
+        for name, method in list(self._smtp_methods.items()):
+            self._smtp_methods[name] = self._guarded(name, method)
+
+    # ----- transport facts ---------------------------------------------------------------------------------------
+    def tls_version(self):
+        if self.transport is None:
+            return None
+        ssl_object = self.transport.get_extra_info("ssl_object")
+        return ssl_object.version() if ssl_object is not None else None
+
+    def peer_ip(self):
+        peer = self.session.peer if self.session else None
+        return peer[0] if isinstance(peer, (tuple, list)) and peer else str(peer)
+
+    def client_cert_names(self):
+        if self.transport is None:
+            return []
+        cert = self.transport.get_extra_info("peercert")
+        if not cert:
+            return []
+        names = [value for kind, value in cert.get("subjectAltName", ()) if kind == "DNS"]
+        for rdn in cert.get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName" and value not in names:
+                    names.append(value)
+        return [name.lower() for name in names]
+
+    def _guarded(self, name, method):
+        async def guarded(arg):
+            if self.legacy_reject and self.tls_version() in LEGACY_TLS:
+                LOG.info("%s %s: %s after %s -> 421 4.7.66", self.endpoint, self.peer_ip(), name, self.tls_version())
+                await self.push(self.lab.answer("legacy_tls"))
+                self.transport.close()
+                return None
+            return await method(arg)
+        return guarded
+
+    # ----- output ------------------------------------------------------------------------------------------------
+    async def push(self, status):
+        if not self.byte_delay:
+            await super().push(status)
+            return
+        data = (status.encode("utf-8") if isinstance(status, str) else status) + b"\r\n"
+        for index in range(len(data)):
+            if self.transport is None or self.transport.is_closing():
+                return
+            self._writer.write(data[index:index + 1])
+            await self._writer.drain()
+            await asyncio.sleep(self.byte_delay)
+
+    # ----- commands ----------------------------------------------------------------------------------------------
+    async def smtp_EHLO(self, hostname):  # pylint: disable=invalid-name
+        if not hostname:
+            await self.push("501 Syntax: EHLO hostname")
+            return
+        self._set_rset_state()
+        self.session.extended_smtp = True
+        self.session.host_name = hostname
+        tls = self.tls_version() is not None
+        lines = ["%s Hello [%s]" % (self.hostname, self.peer_ip())]
+        if self.data_size_limit:
+            lines.append("SIZE %d" % self.data_size_limit)
+            self.command_size_limits["MAIL"] = SMTP.command_size_limit + 26 + 10
+        lines += ["PIPELINING", "ENHANCEDSTATUSCODES"]
+        if self.tls_context is not None and not tls and not self.implicit_tls:
+            lines.append("STARTTLS")
+        if self.mode == "submission" and tls:
+            lines.append("AUTH " + " ".join(sorted(self._auth_methods)))
+        lines += ["8BITMIME", "SMTPUTF8"]
+        for line in lines[:-1]:
+            await self.push("250-" + line)
+        await self.push("250 " + lines[-1])
+
+    async def smtp_STARTTLS(self, arg):  # pylint: disable=invalid-name
+        if arg:
+            await self.push("501 5.5.4 Syntax: STARTTLS")
+            return
+        if self.tls_context is None or self.implicit_tls or self.tls_version() is not None:
+            await self.push("502 5.3.3 Command not implemented")
+            return
+        await self.push(self.lab.answer("starttls_ready"))
+        if self.starttls_drop:
+            LOG.info("%s %s: STARTTLS accepted, dropping the handshake", self.endpoint, self.peer_ip())
+            try:
+                await asyncio.wait_for(self._reader.read(1), 10)
+            except (asyncio.TimeoutError, ConnectionError):
+                pass
+            self.transport.abort()
+            return
+        waiter = self.loop.create_future()
+        self._tls_protocol = sslproto.SSLProtocol(self.loop, self, self.tls_context, waiter, server_side=True)
+        self._original_transport = self.transport
+        self._original_transport.set_protocol(self._tls_protocol)
+        self.transport = self._tls_protocol._app_transport  # pylint: disable=protected-access
+        self._tls_protocol.connection_made(self._original_transport)
+        try:
+            await waiter
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            LOG.info("%s %s: TLS handshake failed: %s", self.endpoint, self.peer_ip(), error)
+            self._original_transport.close()
+            return
+        LOG.info("%s %s: STARTTLS done, %s", self.endpoint, self.peer_ip(), self.tls_version())
+
+    async def smtp_AUTH(self, arg):  # pylint: disable=invalid-name
+        mechanism = (arg or "").split(" ", 1)[0].upper()
+        if self.mode != "submission" or self.tls_version() is None or (mechanism and mechanism not in self._auth_methods):
+            LOG.info("%s %s: AUTH %s refused (no TLS or not offered)", self.endpoint, self.peer_ip(), mechanism or "-")
+            await self.push(self.lab.answer("auth_before_tls"))
+            return
+        LOG.info("%s %s: AUTH %s <redacted>", self.endpoint, self.peer_ip(), mechanism)
+        if arg:
+            parts = arg.split(" ", 1)
+            arg = " ".join([parts[0].upper()] + parts[1:])
+        await super().smtp_AUTH(arg)
+
+    async def smtp_MAIL(self, arg):  # pylint: disable=invalid-name
+        if self.session.host_name:
+            if self.mode == "submission":
+                if self.tls_version() is None or not self.session.authenticated:
+                    LOG.info("%s %s: MAIL before AUTH -> 530 5.7.57", self.endpoint, self.peer_ip())
+                    await self.push(self.lab.answer("not_authenticated"))
+                    return
+                user = self.session.auth_data.user
+                if self.lab.rate_limited(user):
+                    LOG.info("%s %s: %s over the rate limit -> 451 4.7.500", self.endpoint, self.peer_ip(), user)
+                    await self.push(self.lab.answer("rate_limited", ip=self.peer_ip()))
+                    return
+            elif self.lab.config["connector"].get("require_tls") and self.tls_version() is None:
+                await self.push(self.lab.answer("starttls_required"))
+                return
+        await super().smtp_MAIL(arg)
+
+    # ----- authentication ----------------------------------------------------------------------------------------
+    def _authenticate_login(self, server, session, envelope, mechanism, auth_data):  # pylint: disable=unused-argument
+        user = auth_data.login.decode("utf-8", "surrogateescape")
+        password = auth_data.password.decode("utf-8", "surrogateescape")
+        identity, answer = self.lab.check_password(user, password)
+        if identity is None:
+            LOG.info("%s %s: AUTH %s user=%s -> %s", self.endpoint, self.peer_ip(), mechanism, user, answer.split(" [")[0])
+            return AuthResult(success=False, handled=False, message=answer)
+        LOG.info("%s %s: AUTH %s user=%s -> 235", self.endpoint, self.peer_ip(), mechanism, user)
+        return AuthResult(success=True, auth_data=identity, message=self.lab.answer("auth_ok"))
+
+    async def auth_XOAUTH2(self, _, args):  # pylint: disable=invalid-name
+        if len(args) > 1:
+            blob = args[1]
+        else:
+            line = await self.challenge_auth("")
+            if line is MISSING:
+                return AuthResult(success=False, handled=True)
+            blob = base64.b64encode(line).decode("ascii")
+        try:
+            text = base64.b64decode(blob, validate=True).decode("utf-8")
+            fields = dict(part.split("=", 1) for part in text.split("\x01") if part)
+            user = fields.get("user", "")
+            scheme, _, token = fields.get("auth", "").partition(" ")
+            if scheme.lower() != "bearer":
+                raise ValueError("not a bearer token")
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            LOG.info("%s %s: AUTH XOAUTH2 malformed -> 535 5.7.3", self.endpoint, self.peer_ip())
+            return AuthResult(success=False, handled=False, message=self.lab.answer("bad_token"))
+        identity, answer = self.lab.check_xoauth2(user, token.strip())
+        if identity is None:
+            LOG.info("%s %s: AUTH XOAUTH2 user=%s -> %s", self.endpoint, self.peer_ip(), user, answer.split(" [")[0])
+            return AuthResult(success=False, handled=False, message=answer)
+        LOG.info("%s %s: AUTH XOAUTH2 user=%s app=%s -> 235", self.endpoint, self.peer_ip(), user, identity.app)
+        return AuthResult(success=True, auth_data=identity, message=self.lab.answer("auth_ok"))
+
+    # ----- envelope and data -------------------------------------------------------------------------------------
+    def _relay_via(self):
+        connector = self.lab.config["connector"]
+        if self.peer_ip() in connector.get("client_ips", []):
+            return "ip"
+        allowed = [name.lower() for name in connector.get("cert_names", [])]
+        if any(name in allowed for name in self.client_cert_names()):
+            return "certificate"
+        return None
+
+    async def lab_rcpt(self, address, rcpt_options):
+        if self.mode == "connector":
+            domain = address.rpartition("@")[2].lower()
+            if self._relay_via() is None:
+                tenant = self.lab.tenant()
+                if domain not in tenant["domains"]:
+                    LOG.info("%s %s: RCPT %s -> 550 5.7.64", self.endpoint, self.peer_ip(), address)
+                    return self.lab.answer("relay_denied")
+                if tenant.get("direct_send_rejected"):
+                    LOG.info("%s %s: RCPT %s -> 550 5.7.68", self.endpoint, self.peer_ip(), address)
+                    return self.lab.answer("direct_send_rejected")
+        self.envelope.rcpt_tos.append(address)
+        self.envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 Recipient OK"
+
+    async def lab_data(self):
+        raw = self.envelope.original_content or b""
+        headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+        header_from = [addr for _, addr in email.utils.getaddresses(headers.get_all("From", []))]
+        identity = self.session.auth_data if self.session.authenticated else None
+        record = {
+            "endpoint": self.endpoint,
+            "peer": list(self.session.peer[:2]) if isinstance(self.session.peer, tuple) else self.session.peer,
+            "helo": self.session.host_name,
+            "tls_version": self.tls_version(),
+            "user": identity.user if identity else None,
+            "app": identity.app if identity else None,
+            "auth_mechanism": identity.mechanism if identity else None,
+            "relay_via": None,
+            "client_cert_names": self.client_cert_names(),
+            "mail_from": self.envelope.mail_from,
+            "rcpt_tos": list(self.envelope.rcpt_tos),
+            "header_from": header_from,
+            "subject": headers.get("Subject"),
+            "message_id": (headers.get("Message-ID") or "").strip() or None,
+            "size": len(raw),
+            "data": raw.decode("utf-8", "replace"),
+        }
+        if self.mode == "submission":
+            for address in [self.envelope.mail_from] + header_from:
+                if not self.lab.may_send_as(identity.user, address):
+                    LOG.info("%s %s: %s may not send as %s -> 554 5.2.252", self.endpoint, self.peer_ip(),
+                             identity.user, address)
+                    return self.lab.answer("send_as_denied", login=identity.user, address=address)
+            self.lab.count_sent(identity.user)
+        else:
+            via = self._relay_via()
+            record["relay_via"] = via or "direct_send"
+        record = self.lab.store(record)
+        message_id = "%s@%s" % (uuid.UUID(record["id"]), self.lab.hostname)
+        LOG.info("%s %s: stored message %s from %s to %d recipient(s)", self.endpoint, self.peer_ip(), record["id"],
+                 self.envelope.mail_from, len(self.envelope.rcpt_tos))
+        return self.lab.answer("queued", message_id=message_id)

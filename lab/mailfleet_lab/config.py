@@ -12,16 +12,9 @@ import importlib.util
 import json
 import os
 
-_CATALOG_FALLBACK_PORTS = {
-    "submission": 10587, "connector": 10025, "token": 10443, "imap": 10993, "pop": 10995,
-    "tarpit": 10601, "close": 10602, "garbage_banner": 10603, "no_starttls": 10604, "starttls_drop": 10605,
-    "cert_expired": 10606, "cert_wrong_host": 10607, "cert_self_signed": 10608, "legacy_tls": 10609,
-    "implicit_tls": 10465, "slow": 10610, "tls_old_only": 10611,
-}
-
 
 def _load_catalog():
-    """Return the collection's catalog module (the one home of the lab's ports), or None."""
+    """Return the collection's catalog module (the one home of the lab's ports)."""
     try:
         # pylint: disable-next=import-outside-toplevel
         from ansible_collections.mailfleet.outlook.plugins.module_utils import _catalog
@@ -29,8 +22,6 @@ def _load_catalog():
     except ImportError:
         pass
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "plugins", "module_utils", "_catalog.py")
-    if not os.path.exists(path):
-        return None
     spec = importlib.util.spec_from_file_location("mailfleet_lab_catalog", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -38,14 +29,11 @@ def _load_catalog():
 
 
 _CATALOG = _load_catalog()
-LAB_PORTS = dict(getattr(_CATALOG, "LAB_PORTS", None) or _CATALOG_FALLBACK_PORTS)
-DEFAULT_STATE_DIR = getattr(_CATALOG, "LAB_STATE_DIR", "/var/tmp/mailfleet-lab")
+LAB_PORTS = dict(_CATALOG.LAB_PORTS)
+DEFAULT_STATE_DIR = _CATALOG.LAB_STATE_DIR
 
 # Extra listeners of the lab that the catalog does not name (0 = any free port, see state.json).
 EXTRA_PORTS = {"admin": 0}
-
-# Ports whose listener speaks TLS from the first byte.
-IMPLICIT_TLS_PORTS = ("token", "imap", "pop", "implicit_tls")
 
 TENANT_ID = "00000000-0000-4000-8000-000000000001"
 APP_CLIENT_ID = "11111111-1111-4111-8111-111111111111"

@@ -1,0 +1,245 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller half of mailfleet.outlook.mail_config: validate, render, then one module call per host.
+
+Rendering uses the controller's Ansible templar (so templates have Ansible's filters and the host's
+variables), with the 2.19 API (``trust_as_template`` + ``Templar.template``) when present and the
+2.16-2.18 API (``Templar.do_template``) otherwise.  Injected data (settings, variables, secrets) is
+marked unsafe / untrusted, so a value that contains ``{{`` is never evaluated as a template.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+from ansible.utils.unsafe_proxy import wrap_var
+
+from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import SettingsError, build_settings
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import FORMATS, fill
+
+try:  # ansible-core >= 2.19 (data tagging): template text must be marked trusted explicitly
+    from ansible.template import trust_as_template as _trust_as_template
+    _HAS_TRUST = True
+except ImportError:  # 2.16 - 2.18
+    _HAS_TRUST = False
+
+    def _trust_as_template(value):
+        return value
+
+
+BUILTIN_TEMPLATES = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "templates"))
+
+ARGUMENT_SPEC = dict(
+    format=dict(type="list", elements="str", required=True),
+    profile=dict(type="str", default="microsoft365"),
+    settings=dict(type="dict", default={}),
+    vars=dict(type="dict", default={}),
+    secrets=dict(type="dict", default={}, no_log=True),
+    var_prefix=dict(type="str", default=""),
+    template_dir=dict(type="path"),
+    root=dict(type="path", default="/"),
+    backup=dict(type="bool", default=False),
+    reload=dict(type="bool", default=True),
+    validate_only=dict(type="bool", default=False),
+)
+
+MANAGED = ("Managed by Ansible (mailfleet.outlook.mail_config, format %s): local changes are overwritten. "
+           "Template: %s")
+
+
+class PlanError(Exception):
+    pass
+
+
+def render_text(templar, source, variables, searchpath):
+    """Render template text with the controller's templar (2.16 through 2.19+)."""
+    data_templar = templar.copy_with_new_env(searchpath=searchpath, available_variables=variables)
+    overrides = dict(trim_blocks=True, lstrip_blocks=True)
+    if _HAS_TRUST:
+        out = data_templar.template(_trust_as_template(source), escape_backslashes=False,
+                                    preserve_trailing_newlines=True, overrides=overrides)
+    else:
+        out = data_templar.do_template(source, preserve_trailing_newlines=True, escape_backslashes=False,
+                                       overrides=overrides)
+    if out is None:
+        return ""
+    return str(to_text(out))
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        if task_vars is None:
+            task_vars = {}
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+
+        validation, new_args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = validation.validated_parameters
+
+        try:
+            plan = self._plan(args, task_vars)
+        except (PlanError, SettingsError) as e:
+            result.update(failed=True, changed=False, msg=to_text(e))
+            return result
+
+        warnings = plan["warnings"]
+        if args["validate_only"]:
+            result.update(changed=False, msg="inputs valid; %d file(s) rendered for %s" % (
+                len(plan["files"]), ", ".join(plan["formats"])), formats=plan["formats"],
+                files=[{"path": f["path"], "state": f.get("state", "present"), "secret": f["secret"]}
+                       for f in plan["files"]],
+                settings_warnings=warnings)
+            if warnings:
+                result["warnings"] = list(warnings)
+            return result
+
+        module_args = dict(
+            format=plan["formats"],
+            root=args["root"],
+            backup=args["backup"],
+            reload=args["reload"],
+            files=plan["files"],
+            secret_contents=plan["secret_contents"],
+            secrets=dict((k, v) for k, v in (args["secrets"] or {}).items() if v),
+            validate=plan["validate"],
+            services=plan["services"],
+        )
+        module_result = self._execute_module(module_name="mailfleet.outlook.mail_config",
+                                             module_args=module_args, task_vars=task_vars)
+        module_result.pop("invocation", None)
+        result.update(module_result)
+        if warnings:
+            result["settings_warnings"] = list(warnings)
+            result.setdefault("warnings", []).extend(warnings)
+        return result
+
+    # ------------------------------------------------------------------------------------------
+    def _plan(self, args, task_vars):
+        prefix = args["var_prefix"] or ""
+
+        def var(name):
+            return prefix + name
+
+        formats = []
+        for name in args["format"]:
+            if name not in FORMATS:
+                raise PlanError("%s=%r: not a known format. Fix: use one of %s" % (
+                    var("format"), name, ", ".join(sorted(FORMATS))))
+            if FORMATS[name] not in formats:
+                formats.append(FORMATS[name])
+
+        settings = build_settings(args["profile"], dict(args["settings"] or {}), var_prefix=prefix)
+
+        # variables: known to at least one requested format; defaults per format
+        given = dict(args["vars"] or {})
+        known = set()
+        for f in formats:
+            known.update(f.variables)
+        unknown = sorted(k for k in given if k not in known)
+        if unknown:
+            raise PlanError("%s: not a variable of format(s) %s. Fix: use one of %s" % (
+                ", ".join(var(k) for k in unknown), ", ".join(f.name for f in formats),
+                ", ".join(var(k) for k in sorted(known))))
+
+        secrets = dict((k, v) for k, v in (args["secrets"] or {}).items())
+        allowed_secrets = set()
+        for f in formats:
+            allowed_secrets.update(f.secrets)
+        bad = sorted(k for k in secrets if k not in allowed_secrets)
+        if bad:
+            raise PlanError("%s: not a secret of format(s) %s. Fix: use %s" % (
+                ", ".join(var(k) for k in bad), ", ".join(f.name for f in formats),
+                ", ".join(var(k) for k in sorted(allowed_secrets)) or "no secrets"))
+        secrets_given = set(k for k, v in secrets.items() if v not in (None, ""))
+
+        searchpath = []
+        if args["template_dir"]:
+            tdir = os.path.expanduser(args["template_dir"])
+            if not os.path.isdir(tdir):
+                raise PlanError("%s=%r: not a directory on the controller. Fix: give the directory that holds "
+                                "<format>/<file>.j2 overrides" % (var("template_dir"), tdir))
+            searchpath.append(tdir)
+        searchpath.append(BUILTIN_TEMPLATES)
+
+        files, secret_contents, validate, services = [], {}, [], []
+        seen_paths = {}
+        for fmt in formats:
+            cfg = dict(fmt.variables)
+            cfg.update((k, v) for k, v in given.items() if k in fmt.variables and v is not None)
+            ctx = {"settings": settings, "cfg": cfg, "secrets_given": secrets_given, "var": var,
+                   "format": fmt.name}
+            if fmt.check:
+                errors = fmt.check(ctx)
+                if errors:
+                    raise PlanError("; ".join("%s: %s. Fix: %s" % (var(v), p, fix) for v, p, fix in errors))
+            if fmt.prepare:
+                cfg.update(fmt.prepare(ctx))
+
+            for spec in fmt.files:
+                try:
+                    path = fill(spec.path, cfg)
+                    mode, owner, group = (fill(x, cfg) if x else x for x in (spec.mode, spec.owner, spec.group))
+                    post = [[fill(a, cfg) for a in argv] for argv in spec.post]
+                    creates = [fill(p, cfg) for p in spec.creates]
+                    remove_with = [fill(p, cfg) for p in spec.remove_with]
+                except KeyError as e:
+                    raise PlanError("format %s, file %s: variable %s is required. Fix: set %s" % (
+                        fmt.name, spec.path, var(e.args[0]), var(e.args[0])))
+                if not path.startswith("/"):
+                    raise PlanError("format %s: %r is not an absolute path. Fix: give absolute paths" % (fmt.name, path))
+                if path in seen_paths:
+                    raise PlanError("formats %s and %s both write %s" % (seen_paths[path], fmt.name, path))
+                seen_paths[path] = fmt.name
+                entry = {"path": path, "mode": mode, "owner": owner, "group": group, "secret": spec.secret,
+                         "post": post, "creates": creates, "remove_with": remove_with}
+                if spec.when is not None and not spec.when(ctx):
+                    entry["state"] = "absent"
+                    files.append(entry)
+                    continue
+                content = self._render(spec.template, searchpath, task_vars, {
+                    "settings": settings, "cfg": cfg, "secrets": secrets, "mailfleet_path": path,
+                    "mailfleet_format": fmt.name,
+                    "mailfleet_managed": MANAGED % (fmt.name, spec.template),
+                })
+                entry["state"] = "present"
+                if spec.secret:
+                    secret_contents[path] = content
+                else:
+                    entry["content"] = content
+                files.append(entry)
+            validate.extend([[fill(a, cfg) for a in argv] for argv in fmt.validate])
+            services.extend(dict(s) for s in fmt.services)
+
+        return {"formats": [f.name for f in formats], "files": files, "secret_contents": secret_contents,
+                "validate": validate, "services": services, "warnings": list(settings.get("warnings") or []),
+                "settings": settings}
+
+    def _render(self, template, searchpath, task_vars, ours):
+        source_path = None
+        for d in searchpath:
+            candidate = os.path.join(d, template)
+            if os.path.isfile(candidate):
+                source_path = candidate
+                break
+        if source_path is None:
+            raise PlanError("template %s not found in %s" % (template, ", ".join(searchpath)))
+        with open(source_path, "rb") as f:
+            source = f.read().decode("utf-8")
+        variables = dict(task_vars)
+        for k, v in ours.items():
+            variables[k] = wrap_var(v)
+        # the template's own directory too, for relative includes
+        path = list(searchpath) + [os.path.dirname(source_path)]
+        try:
+            return render_text(self._templar, source, variables, path)
+        except AnsibleError as e:
+            raise PlanError("rendering %s failed: %s" % (source_path, to_text(e)))

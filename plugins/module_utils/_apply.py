@@ -1,0 +1,439 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Target-side engine of mailfleet.outlook.mail_config: apply a set of files as one unit.
+
+Standard library only (runs on the managed host).  The plan handed in by the action plugin is a list
+of file entries::
+
+    {"path": "/etc/postfix/main.cf", "content": "...", "state": "present"|"absent",
+     "mode": "0644", "owner": "root", "group": "root", "secret": False,
+     "post": [["postmap", "hash:{dest}"]], "creates": ["{dest}.db"], "remove_with": ["{dest}.db"]}
+
+plus validators (argv lists run after all files are in place) and service actions.  The contract:
+
+* everything that can be checked before writing (paths, owners, groups, modes) is checked first;
+  nothing is written when a check fails;
+* each changed file is written to a temporary file in its own directory and renamed over the target;
+* post steps run for files whose content changed (or whose ``creates`` outputs are missing);
+* validators run once after all files are in place; when a post step or a validator fails, every
+  file of the call is restored (content, mode, owner) or removed if it did not exist, post steps of
+  restored files run again, and the call fails with the command's output;
+* secret files never show their content in diffs or results.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import grp
+import hashlib
+import os
+import pwd
+import shutil
+import stat
+import tempfile
+import time
+
+
+class ApplyError(Exception):
+    """A failure with a message meant for the user, plus optional command output."""
+
+    def __init__(self, msg, output=None, rolled_back=False):
+        super(ApplyError, self).__init__(msg)
+        self.msg = msg
+        self.output = output
+        self.rolled_back = rolled_back
+
+
+def redact(data):
+    """The text shown instead of a secret file's content."""
+    if data is None:
+        return ""
+    return "<redacted: %d bytes, sha256 %s>\n" % (len(data), hashlib.sha256(data).hexdigest())
+
+
+def under_root(root, path):
+    """Join an absolute target path under ``root`` ("/" means the live system)."""
+    if not path.startswith("/"):
+        raise ApplyError("path %r must be absolute" % path)
+    if root in (None, "", "/"):
+        return os.path.normpath(path)
+    return os.path.normpath(os.path.join(root, path.lstrip("/")))
+
+
+def _expand(arg, dest, root):
+    """Fill the target-side placeholders: {dest} (written path), {destdir} (its directory), {root}."""
+    return (arg.replace("{destdir}", os.path.dirname(dest)).replace("{dest}", dest)
+            .replace("{root}", root or "/"))
+
+
+def _mode_int(mode):
+    if mode is None:
+        return None
+    if isinstance(mode, int):
+        return mode
+    try:
+        return int(str(mode), 8)
+    except ValueError:
+        raise ApplyError("mode %r is not an octal mode such as '0644'" % (mode,))
+
+
+def _uid(owner):
+    if owner is None:
+        return None
+    if isinstance(owner, int) or str(owner).isdigit():
+        return int(owner)
+    try:
+        return pwd.getpwnam(owner).pw_uid
+    except KeyError:
+        raise ApplyError("owner %r does not exist on this host" % owner)
+
+
+def _gid(group):
+    if group is None:
+        return None
+    if isinstance(group, int) or str(group).isdigit():
+        return int(group)
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise ApplyError("group %r does not exist on this host" % group)
+
+
+class _Entry(object):
+    """One file of the plan, with what is on disk now."""
+
+    def __init__(self, spec, root):
+        self.spec = spec
+        self.path = spec["path"]
+        self.dest = under_root(root, self.path)
+        self.state = spec.get("state") or "present"
+        content = spec.get("content")
+        if self.state == "present" and content is None:
+            raise ApplyError("%s: no content given" % self.path)
+        self.new = None if content is None else content.encode("utf-8")
+        self.secret = bool(spec.get("secret"))
+        self.mode = _mode_int(spec.get("mode"))
+        self.uid = _uid(spec.get("owner"))
+        self.gid = _gid(spec.get("group"))
+        self.post = [[_expand(a, self.dest, root) for a in argv] for argv in (spec.get("post") or [])]
+        self.creates = [_expand(p, self.dest, root) for p in (spec.get("creates") or [])]
+        self.remove_with = [_expand(p, self.dest, root) for p in (spec.get("remove_with") or [])]
+        self.old = None
+        self.old_stat = None
+        self.content_changed = False
+        self.attrs_changed = False
+        self.removed_extra = []
+        self.backup_file = None
+        self.created_dirs = []
+
+    # -- inspection -------------------------------------------------------------------------
+    def inspect(self):
+        try:
+            st = os.lstat(self.dest)
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                raise ApplyError("%s: cannot stat: %s" % (self.dest, e.strerror))
+            st = None
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            # follow the link: the file it points to is the one we manage
+            real = os.path.realpath(self.dest)
+            self.dest = real
+            try:
+                st = os.lstat(real)
+            except OSError:
+                st = None
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            raise ApplyError("%s exists and is not a regular file" % self.dest)
+        self.old_stat = st
+        if st is not None:
+            try:
+                with open(self.dest, "rb") as f:
+                    self.old = f.read()
+            except (IOError, OSError) as e:
+                raise ApplyError("%s: cannot read: %s" % (self.dest, e.strerror))
+
+        if self.state == "absent":
+            self.content_changed = st is not None
+            self.removed_extra = [p for p in self.remove_with if os.path.lexists(p)]
+            return
+        self.content_changed = self.old != self.new
+        if st is not None and not self.content_changed:
+            want_mode = self.mode if self.mode is not None else stat.S_IMODE(st.st_mode)
+            want_uid = self.uid if self.uid is not None else st.st_uid
+            want_gid = self.gid if self.gid is not None else st.st_gid
+            self.attrs_changed = (stat.S_IMODE(st.st_mode) != want_mode or st.st_uid != want_uid
+                                  or st.st_gid != want_gid)
+
+    def check_writable(self):
+        """Fail now (before any write) if the file could not be written or removed."""
+        if not (self.changed or self.needs_post()):
+            return
+        parent = os.path.dirname(self.dest)
+        probe = parent
+        while not os.path.exists(probe):
+            probe = os.path.dirname(probe)
+        if not os.path.isdir(probe):
+            raise ApplyError("%s: %s is not a directory" % (self.path, probe))
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise ApplyError("%s: directory %s is not writable" % (self.path, probe))
+        if self.uid is not None and os.geteuid() != 0 and self.uid != os.geteuid():
+            raise ApplyError("%s: owner %r needs root" % (self.path, self.spec.get("owner")))
+
+    @property
+    def changed(self):
+        return self.content_changed or self.attrs_changed or bool(self.removed_extra)
+
+    def needs_post(self):
+        if self.state != "present" or not self.post:
+            return False
+        if self.content_changed:
+            return True
+        return any(not os.path.exists(p) for p in self.creates)
+
+    # -- reporting ----------------------------------------------------------------------------
+    def diff(self):
+        before = self.old
+        after = self.new if self.state == "present" else None
+        if self.secret:
+            b_text = redact(before) if before is not None else ""
+            a_text = redact(after) if after is not None else ""
+        else:
+            b_text = before.decode("utf-8", "replace") if before is not None else ""
+            a_text = after.decode("utf-8", "replace") if after is not None else ""
+        d = {"before_header": self.path if before is not None else "%s (absent)" % self.path,
+             "after_header": self.path if after is not None else "%s (absent)" % self.path,
+             "before": b_text, "after": a_text}
+        if self.attrs_changed and not self.content_changed:
+            st = self.old_stat
+            d["before_header"] += " (mode %04o uid %d gid %d)" % (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+            d["after_header"] += " (mode %s uid %s gid %s)" % (
+                "%04o" % self.mode if self.mode is not None else "unchanged",
+                self.uid if self.uid is not None else "unchanged",
+                self.gid if self.gid is not None else "unchanged")
+        return d
+
+    def result(self):
+        r = {"path": self.path, "dest": self.dest, "state": self.state, "secret": self.secret,
+             "changed": self.changed, "content_changed": self.content_changed,
+             "attributes_changed": self.attrs_changed}
+        if self.state == "present":
+            r["size"] = len(self.new)
+            r["sha256"] = hashlib.sha256(self.new).hexdigest()
+        if self.backup_file:
+            r["backup_file"] = self.backup_file
+        return r
+
+    # -- writing ------------------------------------------------------------------------------
+    def _make_parents(self):
+        parent = os.path.dirname(self.dest)
+        missing = []
+        while not os.path.isdir(parent):
+            missing.append(parent)
+            parent = os.path.dirname(parent)
+        for d in reversed(missing):
+            os.mkdir(d, 0o755)
+            self.created_dirs.append(d)
+
+    def _write_bytes(self, data, mode, uid, gid):
+        parent = os.path.dirname(self.dest)
+        fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(self.dest), suffix=".mailfleet",
+                                   dir=parent)
+        try:
+            # restrictive first: the content is written before the final mode is applied
+            os.fchmod(fd, 0o600)
+            if uid is not None or gid is not None:
+                os.fchown(fd, -1 if uid is None else uid, -1 if gid is None else gid)
+            with os.fdopen(fd, "wb") as f:
+                fd = None
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, mode)
+            os.rename(tmp, self.dest)
+            tmp = None
+        finally:
+            if fd is not None:
+                os.close(fd)
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def backup(self):
+        if self.old is None or not self.content_changed:
+            return
+        stamp = time.strftime("%Y-%m-%d@%H:%M:%S")
+        name = "%s.%d.%s~" % (self.dest, os.getpid(), stamp)
+        shutil.copy2(self.dest, name)
+        if self.old_stat is not None:
+            try:
+                os.chown(name, self.old_stat.st_uid, self.old_stat.st_gid)
+            except OSError:
+                pass
+        self.backup_file = name
+
+    def apply(self):
+        if self.state == "absent":
+            if self.old_stat is not None:
+                os.unlink(self.dest)
+            for p in self.removed_extra:
+                os.unlink(p)
+            return
+        st = self.old_stat
+        mode = self.mode if self.mode is not None else (stat.S_IMODE(st.st_mode) if st else 0o644)
+        uid = self.uid if self.uid is not None else (st.st_uid if st else None)
+        gid = self.gid if self.gid is not None else (st.st_gid if st else None)
+        if self.content_changed:
+            self._make_parents()
+            self._write_bytes(self.new, mode, uid, gid)
+        elif self.attrs_changed:
+            os.chown(self.dest, -1 if uid is None else uid, -1 if gid is None else gid)
+            os.chmod(self.dest, mode)
+
+    def restore(self):
+        """Put back what was there before apply() (best effort, never raises)."""
+        errors = []
+        try:
+            if self.old_stat is None:
+                if os.path.lexists(self.dest):
+                    os.unlink(self.dest)
+                for p in self.creates:
+                    if os.path.lexists(p):
+                        os.unlink(p)
+            else:
+                st = self.old_stat
+                self._write_bytes(self.old, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+            for d in reversed(self.created_dirs):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+        except (IOError, OSError) as e:
+            errors.append("%s: %s" % (self.dest, e))
+        return errors
+
+
+def _run(run_command, argv):
+    """Run argv; return (rc, combined output).  A missing program is rc 127."""
+    try:
+        rc, out, err = run_command(argv)
+    except (OSError, IOError) as e:
+        return 127, "%s: %s" % (argv[0], e)
+    text = "\n".join(s.strip() for s in (out, err) if s and s.strip())
+    return rc, text
+
+
+def apply_plan(files, run_command, root="/", check_mode=False, backup=False, validate=None,
+               services=None, run_services=True):
+    """Apply ``files`` as one unit.  Returns a result dict; raises ApplyError (already rolled back)."""
+    root = root or "/"
+    live = os.path.normpath(root) == "/"
+    seen = set()
+    entries = []
+    for spec in files:
+        e = _Entry(spec, root)
+        if e.dest in seen:
+            raise ApplyError("%s is listed twice" % e.path)
+        seen.add(e.dest)
+        entries.append(e)
+
+    # 1. look, and check everything that can be checked, before any write
+    for e in entries:
+        e.inspect()
+    for e in entries:
+        e.check_writable()
+
+    changed = [e for e in entries if e.changed]
+    post_needed = [e for e in entries if e.needs_post()]
+    result = {
+        "changed": bool(changed or post_needed),
+        "files": [e.result() for e in entries],
+        "changed_files": [e.path for e in changed],
+        "diff": [e.diff() for e in changed],
+        "post_steps": [],
+        "validated": False,
+        "services": [],
+        "skipped_steps": [],
+    }
+    if check_mode:
+        result["post_steps"] = [" ".join(a) for e in post_needed for a in e.post]
+        return result
+    if not (changed or post_needed):
+        return result
+
+    # 2. write
+    applied = []
+    try:
+        for e in changed:
+            if backup:
+                e.backup()
+            applied.append(e)
+            e.apply()
+    except (IOError, OSError) as exc:
+        problems = _rollback(applied, run_command)
+        raise ApplyError("writing %s failed: %s; every file of this call was restored%s"
+                         % (applied[-1].path if applied else "?", exc, _problems(problems)), rolled_back=True)
+    result["files"] = [e.result() for e in entries]
+
+    # 3. post steps (postmap ...) and validators; any failure rolls everything back
+    steps = []
+    for e in post_needed:
+        for argv in e.post:
+            steps.append(("post step", e, argv))
+    for argv in (validate or []):
+        steps.append(("validator", None, [_expand(a, "", root) for a in argv]))
+    for kind, e, argv in steps:
+        if kind == "validator" and not live:
+            result["skipped_steps"].append("validator %s (root is %s)" % (" ".join(argv), root))
+            continue
+        rc, out = _run(run_command, argv)
+        if rc == 127 and not live:
+            result["skipped_steps"].append("%s %s (not installed on this host)" % (kind, argv[0]))
+            continue
+        if rc != 0:
+            problems = _rollback(applied, run_command)
+            raise ApplyError("%s '%s' failed (rc=%d); every file of this call was restored to its "
+                             "previous state%s:\n%s" % (kind, " ".join(argv), rc, _problems(problems), out),
+                             output=out, rolled_back=True)
+        if kind == "post step":
+            result["post_steps"].append(" ".join(argv))
+        else:
+            result["validated"] = True
+
+    # 4. services (reload, never restart); only on the live system
+    for svc in (services or []):
+        name = svc.get("name")
+        if not run_services:
+            continue
+        if not live:
+            result["skipped_steps"].append("service %s (root is %s)" % (name, root))
+            continue
+        status = svc.get("status")
+        if status:
+            rc, _out = _run(run_command, status)
+            if rc != 0:
+                result["skipped_steps"].append("service %s (not running)" % name)
+                continue
+        rc, out = _run(run_command, svc["reload"])
+        if rc != 0:
+            raise ApplyError("the new configuration is in place but reloading %s failed (rc=%d):\n%s"
+                             % (name, rc, out), output=out)
+        result["services"].append(name)
+    return result
+
+
+def _problems(problems):
+    return "" if not problems else " (except: %s)" % "; ".join(problems)
+
+
+def _rollback(applied, run_command):
+    problems = []
+    for e in reversed(applied):
+        problems.extend(e.restore())
+    for e in applied:
+        if e.old_stat is not None and e.post:
+            for argv in e.post:
+                rc, out = _run(run_command, argv)
+                if rc not in (0, 127):
+                    problems.append("%s: %s" % (" ".join(argv), out))
+    return problems

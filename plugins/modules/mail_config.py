@@ -1,0 +1,265 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: mail_config
+short_description: Render and apply mail configuration files (Postfix, msmtp, ...) as one atomic unit
+description:
+  - Renders, on the controller, the templates of one or more output formats from the host's validated
+    mail settings (see R(the settings model,ansible_collections.mailfleet.outlook.docsite.mail_config)),
+    then writes every file of the host in a single module call.
+  - Each changed file is written atomically (temporary file and rename in the same directory), with its
+    mode, owner and group; backups on request.
+  - After writing, the format's post steps run (for Postfix, C(postmap) of the hash/lmdb maps) and then its
+    validator (for Postfix, C(postfix check) against the new configuration). If any of them fails, every
+    file of the call is restored and the task fails with the command's output. Nothing is half-applied.
+  - Check mode reports exactly which files would change; diff mode shows before and after per file, with
+    files that hold secrets redacted as C(<redacted: N bytes, sha256 ...>).
+  - Bad input (unknown format, missing required setting or variable, unwritable path) fails before any file
+    is written.
+  - This module is run by its action plugin of the same name; the options under "set by the action plugin"
+    are internal.
+version_added: 0.1.0
+author:
+  - mailfleet.outlook contributors
+options:
+  format:
+    description:
+      - Output format(s) to render, for example C(postfix_relay), C(msmtp_relay), C(oauth2_token_helper).
+      - See C(docs/mail_config.md) for the list and the files of each format.
+    type: list
+    elements: str
+    required: true
+  profile:
+    description: Settings profile from the catalog (C(microsoft365), C(outlook_com), C(gcc_high), C(lab), ...).
+    type: str
+    default: microsoft365
+  settings:
+    description:
+      - Overrides for the settings model (C(auth_method), C(username), C(sender), C(smtp_host), C(mx_host),
+        C(ca_file), ...). They are validated before anything is rendered.
+    type: dict
+    default: {}
+  vars:
+    description:
+      - Format variables (for example C(mode), C(rate_delay), C(extra_settings) for C(postfix_relay)).
+      - Unknown variables of a format are an error.
+    type: dict
+    default: {}
+  secrets:
+    description:
+      - Secret values used by the templates (C(password), C(client_secret)). They only end up in files the
+        format marks as secret (mode 0600) and never in results or diffs.
+    type: dict
+    default: {}
+  var_prefix:
+    description:
+      - Prefix used in error messages to name the caller's variables, for example C(relay_) so that an error
+        about C(mode) reads C(relay_mode).
+    type: str
+    default: ''
+  template_dir:
+    description:
+      - A directory on the controller with templates that override the collection's ones by relative name
+        (for example C(<template_dir>/postfix_relay/main.cf.j2)).
+    type: path
+  root:
+    description:
+      - Write under this directory instead of the live system (image builds). With a value other than C(/),
+        validators and service actions are skipped, post steps run only if the program is installed.
+    type: path
+    default: /
+  backup:
+    description: Keep a timestamped copy of each file that is replaced.
+    type: bool
+    default: false
+  reload:
+    description:
+      - Reload the format's services (never restart) after a successful change, when they are running.
+      - Roles set this to C(false) and reload from a handler instead.
+    type: bool
+    default: true
+  validate_only:
+    description:
+      - Validate the settings and variables and render the templates on the controller, without contacting
+        the host. Used as the first task of a role so that bad input fails before any host change.
+    type: bool
+    default: false
+  files:
+    description: Set by the action plugin. The rendered files (path, content, mode, owner, group, secret, post steps).
+    type: list
+    elements: dict
+  secret_contents:
+    description: Set by the action plugin. Content of the secret files, by path.
+    type: dict
+  validate:
+    description: Set by the action plugin. Validator commands (argv lists) run after writing.
+    type: list
+    elements: list
+  services:
+    description: Set by the action plugin. Service reload actions (name, status argv, reload argv).
+    type: list
+    elements: dict
+attributes:
+  action:
+    support: full
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: Files marked secret are shown as their size and SHA-256 only.
+  platform:
+    platforms: posix
+  safe_file_operations:
+    support: full
+notes:
+  - Templates are looked up first in O(template_dir), then in the collection's C(plugins/templates/) directory.
+seealso:
+  - module: mailfleet.outlook.smtp_check
+"""
+
+EXAMPLES = r"""
+- name: Configure Postfix as a null client relaying through Microsoft 365
+  mailfleet.outlook.mail_config:
+    format: postfix_relay
+    profile: microsoft365
+    settings:
+      auth_method: password
+      username: alerts@contoso.com
+    vars:
+      mode: submission
+    secrets:
+      password: "{{ vault_alerts_password }}"
+    backup: true
+
+- name: Render into an image root (no validator, no reload)
+  mailfleet.outlook.mail_config:
+    format: [postfix_relay]
+    root: /srv/image-root
+    settings:
+      auth_method: password
+      username: alerts@contoso.com
+    secrets:
+      password: "{{ vault_alerts_password }}"
+
+- name: Use my own main.cf template (same name as the collection's)
+  mailfleet.outlook.mail_config:
+    format: postfix_relay
+    template_dir: "{{ playbook_dir }}/templates/mailfleet"
+    settings:
+      auth_method: password
+      username: alerts@contoso.com
+    secrets:
+      password: "{{ vault_alerts_password }}"
+"""
+
+RETURN = r"""
+changed_files:
+  description: Target paths that changed (or would change in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/postfix/main.cf]
+files:
+  description: Every file of the call with its state, whether it changed, size and SHA-256 of the new content.
+  returned: always
+  type: list
+  elements: dict
+post_steps:
+  description: Post steps that ran (or would run in check mode), for example C(postmap hash:/etc/postfix/sasl_passwd).
+  returned: always
+  type: list
+  elements: str
+validated:
+  description: Whether a validator ran and passed.
+  returned: always
+  type: bool
+services:
+  description: Services that were reloaded.
+  returned: always
+  type: list
+  elements: str
+skipped_steps:
+  description: Steps that were skipped and why (non-C(/) root, program not installed, service not running).
+  returned: always
+  type: list
+  elements: str
+formats:
+  description: The formats that were rendered.
+  returned: always
+  type: list
+  elements: str
+warnings_settings:
+  description: Warnings from the settings model (for example the Basic auth retirement timeline).
+  returned: when the settings have warnings
+  type: list
+  elements: str
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import ApplyError, apply_plan
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            format=dict(type="list", elements="str", required=True),
+            profile=dict(type="str", default="microsoft365"),
+            settings=dict(type="dict", default={}),
+            vars=dict(type="dict", default={}),
+            secrets=dict(type="dict", default={}, no_log=True),
+            var_prefix=dict(type="str", default=""),
+            template_dir=dict(type="path"),
+            root=dict(type="path", default="/"),
+            backup=dict(type="bool", default=False),
+            reload=dict(type="bool", default=True),
+            validate_only=dict(type="bool", default=False),
+            files=dict(type="list", elements="dict"),
+            secret_contents=dict(type="dict", no_log=True),
+            validate=dict(type="list", elements="list"),
+            services=dict(type="list", elements="dict"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["files"] is None:
+        module.fail_json(msg="mail_config must run through its action plugin (files were not rendered)")
+
+    files = []
+    secret_contents = p["secret_contents"] or {}
+    for spec in p["files"]:
+        spec = dict(spec)
+        if spec.get("secret") and spec.get("state", "present") == "present":
+            if spec["path"] not in secret_contents:
+                module.fail_json(msg="%s: secret content missing" % spec["path"])
+            spec["content"] = secret_contents[spec["path"]]
+        files.append(spec)
+
+    def run(argv):
+        return module.run_command(argv, check_rc=False, environ_update={"LC_ALL": "C"})
+
+    try:
+        result = apply_plan(files, run, root=p["root"], check_mode=module.check_mode, backup=p["backup"],
+                            validate=p["validate"], services=p["services"], run_services=p["reload"])
+    except ApplyError as e:
+        module.fail_json(msg=e.msg, rolled_back=e.rolled_back, validator_output=e.output or "")
+    except Exception as e:  # pragma: no cover - unexpected
+        module.fail_json(msg="mail_config: unexpected error: %s" % e, exception=traceback.format_exc())
+
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
+    result["formats"] = p["format"]
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

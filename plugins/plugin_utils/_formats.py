@@ -1,0 +1,320 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The format registry of mailfleet.outlook.mail_config (controller side).
+
+A *format* is a set of files rendered from templates plus what the target must do with them.  Adding a
+format means adding template files under ``plugins/templates/<format>/`` and one ``Format(...)`` entry
+below; the action plugin and the module need no change.
+
+Contract of a ``Format``:
+
+``name``         the value users give to ``format:``.
+``description``  one line for docs and error messages.
+``variables``    the format variables with their defaults (``None`` = optional, no default).  Callers pass
+                 them in ``vars:``; unknown names are an error that names ``<var_prefix><name>``.
+``secrets``      names of the secret values the templates may use (``secrets.password`` ...).
+``files``        ``File`` entries (below), rendered in order.
+``check``        optional ``check(ctx)`` returning a list of ``(variable, problem, fix)`` tuples: input
+                 errors found before rendering (``variable`` is the unprefixed name; the prefix is added).
+``prepare``      optional ``prepare(ctx)`` returning a dict merged into ``cfg`` (computed values for the
+                 templates, e.g. the upstream host:port of a mode), so templates stay simple.
+``validate``     argv lists run on the target after all files are written (``{root}`` is replaced).
+                 A non-zero exit restores every file of the call.  Skipped when ``root`` is not ``/``.
+``services``     dicts ``{"name", "status": argv, "reload": argv}``: reloaded (never restarted) after a
+                 change when ``status`` succeeds and the module's ``reload`` option is true.
+
+``File`` entries:
+
+``template``     path under the template search path (user ``template_dir`` first, then the collection's
+                 ``plugins/templates``), e.g. ``postfix_relay/main.cf.j2``.
+``path``         target path; ``{name}`` placeholders are filled from ``cfg`` (format variables merged with
+                 ``prepare``'s values), e.g. ``{postfix_dir}/main.cf``.
+``mode/owner/group``  strings; placeholders allowed (per-user files: ``owner="{user}"``).
+``secret``       the file holds a secret: mode should be 0600, content is redacted in diffs and results.
+``when``         optional ``when(ctx) -> bool``; when false the file is *removed* from the target if it
+                 exists (with its ``remove_with`` outputs), so dropping an option drops its file.
+``post``         argv lists run after the file changed (``{dest}`` = written path, ``{destdir}`` = its
+                 directory, ``{root}`` = the root option), e.g. ``postmap -c {destdir} hash:{dest}``.
+``creates``      outputs of ``post``; when one is missing, ``post`` runs even if the file is unchanged.
+``remove_with``  paths removed together with the file (e.g. the ``.db`` of a map).
+
+``ctx`` is a dict: ``settings`` (validated settings), ``cfg`` (variables after defaults), ``secrets_given``
+(set of secret names with a non-empty value), ``var`` (function: unprefixed name -> caller's variable name).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class File(object):
+    def __init__(self, template, path, mode="0644", owner="root", group="root", secret=False, when=None,
+                 post=None, creates=None, remove_with=None):
+        self.template = template
+        self.path = path
+        self.mode = mode
+        self.owner = owner
+        self.group = group
+        self.secret = secret
+        self.when = when
+        self.post = post or []
+        self.creates = creates or []
+        self.remove_with = remove_with or []
+
+
+class Format(object):
+    def __init__(self, name, description, files, variables=None, secrets=(), check=None, prepare=None,
+                 validate=None, services=None):
+        self.name = name
+        self.description = description
+        self.files = files
+        self.variables = variables or {}
+        self.secrets = tuple(secrets)
+        self.check = check
+        self.prepare = prepare
+        self.validate = validate or []
+        self.services = services or []
+
+
+def fill(text, values, keep=("dest", "destdir", "root")):
+    """Replace ``{name}`` with values[name]; names in ``keep`` are left for the target side."""
+
+    def repl(m):
+        name = m.group(1)
+        if name in keep:
+            return m.group(0)
+        if name not in values or values[name] is None:
+            raise KeyError(name)
+        return str(values[name])
+
+    return _PLACEHOLDER.sub(repl, text)
+
+
+# ---------------------------------------------------------------------------------------------------
+# postfix_relay: Postfix as a null client that relays everything to one upstream.
+# ---------------------------------------------------------------------------------------------------
+
+POSTFIX_MODES = ("submission", "connector", "direct_send", "custom")
+ORIGINAL_SENDER = ("none", "display_name", "reply_to")
+
+
+def _is_true(value):
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _relay_check(ctx, allowed_modes=POSTFIX_MODES):
+    s, cfg, var = ctx["settings"], ctx["cfg"], ctx["var"]
+    errors = []
+    mode = cfg["mode"]
+    if mode not in allowed_modes:
+        return [("mode", "%r is not one of %s" % (mode, ", ".join(allowed_modes)), "set %s to one of them" % var("mode"))]
+    auth = s["auth_method"]
+    if mode in ("connector", "direct_send"):
+        if not s.get("mx_host"):
+            errors.append(("mx_host", "required for mode %s (the tenant's MX host, e.g. contoso-com.mail.protection.outlook.com)" % mode,
+                           "set %s to the host of your domain's MX record (it is not derived from a pattern)" % var("mx_host")))
+        if auth != "none":
+            errors.append(("auth_method", "mode %s does not authenticate (the connector matches the host's IP or TLS certificate)" % mode,
+                           "set %s=none, or use %s=submission" % (var("auth_method"), var("mode"))))
+        if not s.get("sender") and _is_true(cfg.get("rewrite_sender", True)):
+            errors.append(("sender", "required for mode %s: Microsoft 365 accepts only senders in the tenant's accepted domains" % mode,
+                           "set %s to an address of your domain, e.g. alerts@contoso.com (or %s=false)" % (var("sender"), var("rewrite_sender"))))
+        if not s.get("connector"):
+            errors.append(("mode", "profile %s has no connector / direct send endpoint" % s["profile"],
+                           "use a Microsoft 365 profile (or lab) for %s=%s" % (var("mode"), mode)))
+    if mode == "submission" and auth == "none":
+        errors.append(("auth_method", "mode submission needs authentication (530 5.7.57 otherwise)",
+                       "set %s to password or oauth2, or use %s=connector" % (var("auth_method"), var("mode"))))
+    if mode == "custom" and s["profile"] != "custom":
+        errors.append(("mode", "mode custom relays to your own host and needs profile custom (got %s)" % s["profile"],
+                       "set %s=custom and %s" % (var("profile"), var("smtp_host"))))
+    if mode in ("submission", "custom") and auth != "none":
+        if not s.get("username"):
+            errors.append(("username", "required with %s=%s" % (var("auth_method"), auth),
+                           "set %s to the mailbox address, e.g. alerts@contoso.com" % var("username")))
+    if auth == "password" and mode in ("submission", "custom") and "password" not in ctx["secrets_given"]:
+        errors.append(("password", "required with %s=password" % var("auth_method"),
+                       "set %s (keep it in Ansible Vault)" % var("password")))
+    if auth == "oauth2" and mode in ("submission", "custom"):
+        o = s.get("oauth2") or {}
+        if not o.get("client_id"):
+            errors.append(("client_id", "required with %s=oauth2 (app-only tokens, client credentials)" % var("auth_method"),
+                           "set %s to the app registration's application (client) ID" % var("client_id")))
+        if not o.get("tenant"):
+            errors.append(("tenant", "required with %s=oauth2" % var("auth_method"),
+                           "set %s to the directory (tenant) ID or a verified domain" % var("tenant")))
+        if not o.get("token_url"):
+            errors.append(("tenant", "no token endpoint for profile %s" % s["profile"],
+                           "use a Microsoft 365 profile with %s=oauth2" % var("auth_method")))
+        if "client_secret" not in ctx["secrets_given"]:
+            errors.append(("client_secret", "required with %s=oauth2" % var("auth_method"),
+                           "set %s (keep it in Ansible Vault)" % var("client_secret")))
+    if cfg.get("original_sender") not in ORIGINAL_SENDER:
+        errors.append(("original_sender", "%r is not one of %s" % (cfg.get("original_sender"), ", ".join(ORIGINAL_SENDER)),
+                       "set %s to one of them" % var("original_sender")))
+    rd = cfg.get("rate_delay")
+    if rd is not None and not re.match(r"^\d+[smhdw]?$", str(rd)):
+        errors.append(("rate_delay", "%r is not a Postfix time value" % (rd,), "use e.g. 2s (30 messages per minute) or 0"))
+    if (cfg.get("tls_cert_file") is None) != (cfg.get("tls_key_file") is None):
+        errors.append(("tls_cert_file", "the TLS client certificate and key go together",
+                       "set both %s and %s, or neither" % (var("tls_cert_file"), var("tls_key_file"))))
+    if cfg.get("tls_security_level") not in ("encrypt", "secure", "verify"):
+        errors.append(("tls_security_level", "%r is not encrypt, verify or secure" % (cfg.get("tls_security_level"),),
+                       "use secure (default: certificate verified, name checked) or encrypt"))
+    extra = cfg.get("extra_settings")
+    if extra is not None and not isinstance(extra, dict):
+        errors.append(("extra_settings", "not a dictionary", "give main.cf parameter names and values"))
+    elif extra:
+        for k in extra:
+            if not re.match(r"^[a-z0-9_]+$", str(k)):
+                errors.append(("extra_settings", "%r is not a main.cf parameter name" % (k,), "use names like smtp_helo_name"))
+    return errors
+
+
+def _relay_upstream(ctx):
+    s, cfg = ctx["settings"], ctx["cfg"]
+    mode = cfg["mode"]
+    if mode in ("connector", "direct_send"):
+        return {"upstream_host": s["mx_host"], "upstream_port": s["connector"]["port"], "upstream_security": "starttls"}
+    return {"upstream_host": s["smtp"]["host"], "upstream_port": s["smtp"]["port"], "upstream_security": s["smtp"]["security"]}
+
+
+def _postfix_prepare(ctx):
+    s, cfg = ctx["settings"], ctx["cfg"]
+    out = _relay_upstream(ctx)
+    mode = cfg["mode"]
+    out["auth"] = s["auth_method"] if mode in ("submission", "custom") else "none"
+    out["map_ext"] = {"hash": "db", "btree": "db", "lmdb": "lmdb", "cdb": "cdb"}.get(cfg["map_type"], "db")
+    rd = cfg.get("rate_delay")
+    if rd is None:
+        limit = (s.get("limits") or {}).get("messages_per_minute") if mode == "submission" else None
+        rd = "%ds" % -(-60 // limit) if limit else "0s"
+    out["rate_delay_value"] = str(rd) if re.search(r"[smhdw]$", str(rd)) else "%ss" % rd
+    out["rewrite_to"] = s.get("sender") or s.get("username")
+    out["ca_file"] = s.get("ca_file") or cfg.get("system_ca_file")
+    out["ipv4_only"] = _is_true(cfg.get("ipv4_only"))
+    out["local_delivery"] = _is_true(cfg.get("local_delivery"))
+    return out
+
+
+def _postfix_rewrite(ctx):
+    return bool(ctx["cfg"].get("rewrite_to")) and _is_true(ctx["cfg"].get("rewrite_sender"))
+
+
+POSTFIX_RELAY = Format(
+    name="postfix_relay",
+    description="Postfix null client relaying all mail to Microsoft 365 (submission, connector, direct send) or a custom relay",
+    variables={
+        "mode": "submission",
+        "postfix_dir": "/etc/postfix",
+        "map_type": "hash",
+        "system_ca_file": "/etc/ssl/certs/ca-certificates.crt",
+        "tls_security_level": "secure",
+        "tls_cert_file": None,
+        "tls_key_file": None,
+        "rate_delay": None,
+        "ipv4_only": False,
+        "myhostname": None,
+        "myorigin": None,
+        "local_delivery": False,
+        "rewrite_sender": True,
+        "original_sender": "none",
+        "forward_local_to": None,
+        "extra_settings": {},
+        "xoauth2_token_file": "/var/lib/mailfleet/sasl-xoauth2/token.json",
+    },
+    secrets=("password", "client_secret"),
+    check=_relay_check,
+    prepare=_postfix_prepare,
+    files=[
+        File("postfix_relay/main.cf.j2", "{postfix_dir}/main.cf", mode="0644"),
+        File("postfix_relay/sasl_passwd.j2", "{postfix_dir}/sasl_passwd", mode="0600", secret=True,
+             when=lambda ctx: ctx["cfg"]["auth"] != "none",
+             post=[["postmap", "-c", "{destdir}", "{map_type}:{dest}"]], creates=["{dest}.{map_ext}"], remove_with=["{dest}.{map_ext}"]),
+        File("postfix_relay/sender_canonical.j2", "{postfix_dir}/sender_canonical", mode="0644",
+             when=_postfix_rewrite),
+        File("postfix_relay/smtp_header_checks.j2", "{postfix_dir}/smtp_header_checks", mode="0644",
+             when=_postfix_rewrite),
+        File("postfix_relay/header_checks.j2", "{postfix_dir}/header_checks", mode="0644",
+             when=lambda ctx: _postfix_rewrite(ctx) and ctx["cfg"].get("original_sender") == "reply_to"),
+        File("postfix_relay/recipient_canonical.j2", "{postfix_dir}/recipient_canonical", mode="0644",
+             when=lambda ctx: bool(ctx["cfg"].get("forward_local_to"))),
+    ],
+    validate=[["postfix", "check"]],
+    services=[{"name": "postfix", "status": ["postfix", "status"], "reload": ["postfix", "reload"]}],
+)
+
+
+# ---------------------------------------------------------------------------------------------------
+# msmtp_relay: msmtp-mta as the host's sendmail, one system-wide account.
+# ---------------------------------------------------------------------------------------------------
+
+def _msmtp_check(ctx):
+    errors = _relay_check(ctx, allowed_modes=("submission", "custom"))
+    return [e for e in errors if e[0] not in ("original_sender", "rate_delay", "tls_security_level", "extra_settings")]
+
+
+def _msmtp_prepare(ctx):
+    s, cfg = ctx["settings"], ctx["cfg"]
+    out = _relay_upstream(ctx)
+    out["auth"] = s["auth_method"]
+    out["from"] = s.get("sender") or s.get("username")
+    out["ca_file"] = s.get("ca_file") or cfg.get("system_ca_file")
+    return out
+
+
+MSMTP_RELAY = Format(
+    name="msmtp_relay",
+    description="msmtp-mta as the system sendmail, sending as one mailbox (password or XOAUTH2 app-only tokens)",
+    variables={
+        "mode": "submission",
+        "config_path": "/etc/msmtprc",
+        "secret_dir": "/etc/mailfleet/relay",
+        "system_ca_file": "/etc/ssl/certs/ca-certificates.crt",
+        "aliases_file": None,
+        "log": "syslog",
+        "token_helper": "/usr/local/libexec/mailfleet/mailfleet-oauth2-token",
+        "token_cache": "/var/cache/mailfleet/relay-token.json",
+        "python": "/usr/bin/python3",
+        "tls_cert_file": None,
+        "tls_key_file": None,
+        "original_sender": "none",
+        "tls_security_level": "secure",
+    },
+    secrets=("password", "client_secret"),
+    check=_msmtp_check,
+    prepare=_msmtp_prepare,
+    files=[
+        File("msmtp_relay/msmtprc.j2", "{config_path}", mode="0644"),
+        File("msmtp_relay/password.j2", "{secret_dir}/password", mode="0600", secret=True,
+             when=lambda ctx: ctx["cfg"]["auth"] == "password"),
+        File("oauth2_token_helper/oauth2.json.j2", "{secret_dir}/oauth2.json", mode="0600", secret=True,
+             when=lambda ctx: ctx["cfg"]["auth"] == "oauth2"),
+    ],
+)
+
+
+# ---------------------------------------------------------------------------------------------------
+# oauth2_token_helper: the stdlib token helper (client credentials, cached, refreshed before expiry).
+# ---------------------------------------------------------------------------------------------------
+
+OAUTH2_TOKEN_HELPER = Format(
+    name="oauth2_token_helper",
+    description="Token helper for XOAUTH2 (client credentials): prints a cached access token, refreshed before expiry",
+    variables={
+        "token_helper": "/usr/local/libexec/mailfleet/mailfleet-oauth2-token",
+        "python": "/usr/bin/python3",
+    },
+    files=[
+        File("oauth2_token_helper/mailfleet-oauth2-token.py.j2", "{token_helper}", mode="0755"),
+    ],
+)
+
+
+FORMATS = dict((f.name, f) for f in (POSTFIX_RELAY, MSMTP_RELAY, OAUTH2_TOKEN_HELPER))

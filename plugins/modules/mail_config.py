@@ -12,15 +12,14 @@ module: mail_config
 short_description: Render and apply mail configuration files (Postfix, msmtp, ...) as one atomic unit
 description:
   - Renders, on the controller, the templates of one or more output formats from the host's validated
-    mail settings (see R(the settings model,ansible_collections.mailfleet.outlook.docsite.mail_config)),
-    then writes every file of the host in a single module call.
+    mail settings (see C(docs/mail_config.md)), then writes every file of the host in a single module call.
   - Each changed file is written atomically (temporary file and rename in the same directory), with its
     mode, owner and group; backups on request.
   - After writing, the format's post steps run (for Postfix, C(postmap) of the hash/lmdb maps) and then its
     validator (for Postfix, C(postfix check) against the new configuration). If any of them fails, every
     file of the call is restored and the task fails with the command's output. Nothing is half-applied.
-  - Check mode reports exactly which files would change; diff mode shows before and after per file, with
-    files that hold secrets redacted as C(<redacted: N bytes, sha256 ...>).
+  - "Check mode reports exactly which files would change; diff mode shows before and after per file, with
+    files that hold secrets redacted as C(<redacted: N bytes, sha256 ...>)."
   - Bad input (unknown format, missing required setting or variable, unwritable path) fails before any file
     is written.
   - This module is run by its action plugin of the same name; the options under "set by the action plugin"

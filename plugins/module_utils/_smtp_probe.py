@@ -45,6 +45,7 @@ import datetime
 import email.policy
 import email.utils
 import errno
+import ipaddress
 import json
 import os
 import re
@@ -53,6 +54,7 @@ import ssl
 import tempfile
 import threading
 import time
+import warnings
 from email.message import EmailMessage
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._diagnosis import (
@@ -416,10 +418,13 @@ def make_tls_context(validate_certs=True, ca_path=None, min_tls_version="1.2"):
 
 def _set_min_version(context, version):
     versions = {
-        "1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
+        "1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,  # pylint: disable=no-member
         "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3,
     }
-    context.minimum_version = versions[version]
+    with warnings.catch_warnings():
+        # TLS 1.0/1.1 are deprecated in Python's ssl module; the user asked for them explicitly
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = versions[version]
     if version in ("1.0", "1.1"):
         # OpenSSL 3 security level 2 (Debian's default) refuses TLS 1.0/1.1 even when allowed above.
         try:
@@ -460,6 +465,15 @@ def _decode_der(der):
             pass
 
 
+def _san_value(kind, value):
+    if kind == "IP Address":
+        try:
+            return ipaddress.ip_address(value.strip()).compressed
+        except ValueError:
+            return value.strip()
+    return value
+
+
 def cert_summary(cert, now=None):
     """getpeercert() dict -> {subject, issuer, san, not_before, not_after, days_left}."""
     if not cert:
@@ -468,7 +482,7 @@ def cert_summary(cert, now=None):
     info = {
         "subject": _fmt_name(cert.get("subject")),
         "issuer": _fmt_name(cert.get("issuer")),
-        "san": [value for _kind, value in cert.get("subjectAltName", ())],
+        "san": [_san_value(kind, value) for kind, value in cert.get("subjectAltName", ())],
         "not_before": None,
         "not_after": None,
         "days_left": None,
@@ -509,9 +523,11 @@ def build_test_message(sender, recipients, subject, ehlo_name, endpoint_name):
     msg["X-Mailer"] = "mailfleet.outlook smtp_check"
     msg.set_content(
         "This is a mailfleet test message.\n\n"
-        "It was sent by the mailfleet.outlook.smtp_check Ansible module from host %s through the endpoint %s\n"
-        "to prove that this host can submit mail. No action is needed; you may delete it.\n"
-        % (ehlo_name, endpoint_name)
+        "It was sent by the Ansible module mailfleet.outlook.smtp_check\n"
+        "from host: %s\n"
+        "through endpoint: %s\n\n"
+        "It proves that this host can submit mail. No action is needed;\n"
+        "you may delete it.\n" % (ehlo_name, endpoint_name)
     )
     return msg["Message-ID"], msg.as_bytes()
 

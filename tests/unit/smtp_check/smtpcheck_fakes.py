@@ -17,6 +17,7 @@ import socket
 import ssl
 import threading
 import time
+import warnings
 
 import trustme
 
@@ -144,8 +145,10 @@ class Certs:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ca.issue_cert("localhost", "127.0.0.1", key_type=trustme.KeyType.RSA).configure_cert(ctx)
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
         return ctx
 
 
@@ -195,11 +198,10 @@ def scripted_smtp(
                 ext.append("250 SMTPUTF8")
                 conn.send("\r\n".join(ext) + "\r\n")
             elif verb == "STARTTLS":
-                conn.reply(starttls_reply)
+                # an injected answer travels in the same segment as the 220 (the CVE-2011-0411 pattern)
+                conn.send(starttls_reply + "\r\n" + (inject_after_starttls or ""))
                 if not starttls_reply.startswith("220"):
                     continue
-                if inject_after_starttls:
-                    conn.send(inject_after_starttls)
                 if drop_after_starttls:
                     return
                 conn.start_tls(tls_context)

@@ -318,3 +318,9 @@ OAUTH2_TOKEN_HELPER = Format(
 
 
 FORMATS = dict((f.name, f) for f in (POSTFIX_RELAY, MSMTP_RELAY, OAUTH2_TOKEN_HELPER))
+
+
+# Client role formats (plugins/plugin_utils/_client_formats.py); imported last: it uses File and Format.
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._client_formats import CLIENT_FORMATS  # noqa: E402
+
+FORMATS.update((f.name, f) for f in CLIENT_FORMATS)

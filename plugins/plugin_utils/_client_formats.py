@@ -1,0 +1,181 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailfleet engineers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Formats of the client role, for the mail_config format registry (``_formats.FORMATS``).
+
+Per-user formats take ``user``, ``group``, ``home`` and ``account`` (one entry of the
+``mailfleet.outlook.client_accounts`` filter's ``accounts``); their files are owned by the user, mode 0600,
+and are whole files owned by the role. Host-wide and published formats take ``domain`` (one entry of the
+filter's ``domains``) or ``account`` plus a target directory.
+
+Templates live in ``plugins/templates/client_<name>/``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import File, Format
+
+_USER_VARS = {
+    "user": None,
+    "group": None,
+    "home": None,
+    "account": None,
+    "mailfleet_dir": None,
+    "token_command": "/usr/local/bin/mailfleet-oauth2",
+    "system_ca_file": "/etc/ssl/certs/ca-certificates.crt",
+}
+
+
+def _require(*names):
+    def check(ctx):
+        cfg, var = ctx["cfg"], ctx["var"]
+        errors = []
+        for name in names:
+            if cfg.get(name) in (None, "", {}):
+                errors.append((name, "required by format %s" % ctx["format"], "set %s" % var(name)))
+        home = cfg.get("home")
+        if "home" in names and home and not str(home).startswith("/"):
+            errors.append(("home", "%r is not an absolute path" % (home,), "give the user's home directory"))
+        return errors
+    return check
+
+
+def _user_prepare(ctx):
+    cfg = ctx["cfg"]
+    out = {}
+    if not cfg.get("mailfleet_dir"):
+        out["mailfleet_dir"] = "%s/.config/mailfleet" % cfg["home"].rstrip("/")
+    account = cfg.get("account") or {}
+    uuids = account.get("uuid") or {}
+    out["key"] = "mf_" + str(uuids.get("account", "")).replace("-", "")[:12].lower()
+    out["thunderbird_profile"] = account.get("thunderbird_profile")
+    out["evolution_account_uid"] = uuids.get("evolution_account")
+    out["evolution_identity_uid"] = uuids.get("evolution_identity")
+    out["evolution_transport_uid"] = uuids.get("evolution_transport")
+    return out
+
+
+def _user_format(name, description, files, extra_vars=None, secrets=()):
+    variables = dict(_USER_VARS)
+    variables.update(extra_vars or {})
+    return Format(name=name, description=description, files=files, variables=variables, secrets=secrets,
+                  check=_require("user", "group", "home", "account"), prepare=_user_prepare)
+
+
+def _user_file(template, path, secret=False, when=None):
+    return File(template, path, mode="0600", owner="{user}", group="{group}", secret=secret, when=when)
+
+
+CLIENT_MSMTP = _user_format(
+    "client_msmtp", "msmtp user configuration (~/.config/msmtp/config): TLS, XOAUTH2 via the token command or AUTH LOGIN",
+    [_user_file("client_msmtp/config.j2", "{home}/{msmtp_config}")],
+    extra_vars={"msmtp_config": ".config/msmtp/config"})
+
+CLIENT_PASSWORD = _user_format(
+    "client_password", "The mailbox password of a user's msmtp/neomutt account, alone in a 0600 file",
+    [_user_file("client_password/password.j2", "{mailfleet_dir}/password", secret=True,
+                when=lambda ctx: bool(ctx["cfg"]["account"].get("password_file")))],
+    secrets=("password",))
+
+CLIENT_OAUTH2 = _user_format(
+    "client_oauth2", "The token command's per-user settings (endpoints, client ID, scopes; no secret)",
+    [_user_file("client_oauth2/oauth2.json.j2", "{mailfleet_dir}/oauth2.json",
+                when=lambda ctx: bool(ctx["cfg"]["account"].get("token_command")))])
+
+CLIENT_NEOMUTT = _user_format(
+    "client_neomutt", "neomutt user configuration (~/.config/neomutt/neomuttrc): IMAPS folder, SMTP URL, XOAUTH2 or LOGIN",
+    [_user_file("client_neomutt/neomuttrc.j2", "{home}/.config/neomutt/neomuttrc")])
+
+CLIENT_THUNDERBIRD = _user_format(
+    "client_thunderbird", "Thunderbird user.js in the user's profile: account, IMAP server, identity, SMTP server",
+    [_user_file("client_thunderbird/user.js.j2", "{home}/{thunderbird_profile}/user.js")])
+
+CLIENT_EVOLUTION = _user_format(
+    "client_evolution", "GNOME Evolution sources (~/.config/evolution/sources): mail account, identity, transport",
+    [_user_file("client_evolution/account.source.j2", "{home}/.config/evolution/sources/{evolution_account_uid}.source"),
+     _user_file("client_evolution/identity.source.j2", "{home}/.config/evolution/sources/{evolution_identity_uid}.source"),
+     _user_file("client_evolution/transport.source.j2", "{home}/.config/evolution/sources/{evolution_transport_uid}.source")])
+
+
+def _domain_prepare(ctx):
+    return {"domain_name": ctx["cfg"]["domain"]["domain"]}
+
+
+def _account_prepare(ctx):
+    account = ctx["cfg"]["account"]
+    return {"domain_name": account["domain"], "address": account["address"]}
+
+
+_PUBLISH_VARS = {"publish_dir": None, "publish_owner": "root", "publish_group": "root", "publish_mode": "0644"}
+
+CLIENT_AUTOCONFIG = Format(
+    name="client_autoconfig",
+    description="Thunderbird autoconfig file of a domain (<publish_dir>/<domain>/mail/config-v1.1.xml)",
+    variables=dict(_PUBLISH_VARS, domain=None),
+    check=_require("publish_dir", "domain"),
+    prepare=_domain_prepare,
+    files=[File("client_autoconfig/config-v1.1.xml.j2", "{publish_dir}/{domain_name}/mail/config-v1.1.xml",
+                mode="{publish_mode}", owner="{publish_owner}", group="{publish_group}")],
+)
+
+CLIENT_AUTODISCOVER = Format(
+    name="client_autodiscover",
+    description="Outlook POX autodiscover answer of a domain (<publish_dir>/<domain>/autodiscover/autodiscover.xml)",
+    variables=dict(_PUBLISH_VARS, domain=None),
+    check=_require("publish_dir", "domain"),
+    prepare=_domain_prepare,
+    files=[File("client_autodiscover/autodiscover.xml.j2", "{publish_dir}/{domain_name}/autodiscover/autodiscover.xml",
+                mode="{publish_mode}", owner="{publish_owner}", group="{publish_group}")],
+)
+
+CLIENT_APPLE = Format(
+    name="client_apple",
+    description="Apple configuration profile of an account (<publish_dir>/<domain>/apple/<address>.mobileconfig)",
+    variables=dict(_PUBLISH_VARS, account=None, identifier_prefix="outlook.mailfleet.client"),
+    check=_require("publish_dir", "account"),
+    prepare=_account_prepare,
+    files=[File("client_apple/account.mobileconfig.j2", "{publish_dir}/{domain_name}/apple/{address}.mobileconfig",
+                mode="{publish_mode}", owner="{publish_owner}", group="{publish_group}")],
+)
+
+CLIENT_THUNDERBIRD_ISP = Format(
+    name="client_thunderbird_isp",
+    description="Thunderbird's host-wide ISP file of a domain (<install dir>/isp/<domain>.xml), read with no server",
+    variables={"domain": None, "thunderbird_install_dir": "/usr/lib/thunderbird"},
+    check=_require("domain", "thunderbird_install_dir"),
+    prepare=_domain_prepare,
+    files=[File("client_autoconfig/config-v1.1.xml.j2", "{thunderbird_install_dir}/isp/{domain_name}.xml", mode="0644")],
+)
+
+CLIENT_MSMTP_SYSTEM = Format(
+    name="client_msmtp_system",
+    description="Host-wide msmtp defaults (/etc/msmtprc): TLS and one account per profile in use (no login)",
+    variables={"profiles": None, "config_path": "/etc/msmtprc", "system_ca_file": "/etc/ssl/certs/ca-certificates.crt"},
+    check=_require("profiles"),
+    files=[File("client_msmtp_system/msmtprc.j2", "{config_path}", mode="0644")],
+)
+
+CLIENT_TOKEN_COMMAND = Format(
+    name="client_token_command",
+    description="The OAuth2 token command for msmtp/neomutt (device-code sign-in, refresh tokens; standard library only)",
+    variables={"token_command": "/usr/local/bin/mailfleet-oauth2", "library_dir": "/usr/local/lib/mailfleet-outlook",
+               "oauth2_library": None, "python": "/usr/bin/python3"},
+    check=_require("oauth2_library"),
+    files=[File("client_token_command/mailfleet-oauth2.j2", "{token_command}", mode="0755"),
+           File("client_token_command/library.j2", "{library_dir}/mailfleet_oauth2.py", mode="0644")],
+)
+
+CLIENT_FORMATS = (CLIENT_MSMTP, CLIENT_PASSWORD, CLIENT_OAUTH2, CLIENT_NEOMUTT, CLIENT_THUNDERBIRD, CLIENT_EVOLUTION,
+                  CLIENT_AUTOCONFIG, CLIENT_AUTODISCOVER, CLIENT_APPLE, CLIENT_THUNDERBIRD_ISP, CLIENT_MSMTP_SYSTEM,
+                  CLIENT_TOKEN_COMMAND)
+
+# Which formats each client needs (the role renders these per user; password/oauth2 files are removed
+# again by the formats' ``when`` when the account's auth method no longer needs them).
+CLIENT_USER_FORMATS = {
+    "msmtp": ("client_msmtp", "client_password", "client_oauth2"),
+    "neomutt": ("client_neomutt", "client_password", "client_oauth2"),
+    "thunderbird": ("client_thunderbird",),
+    "evolution": ("client_evolution",),
+}

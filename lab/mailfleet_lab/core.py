@@ -78,6 +78,8 @@ class Lab:
 
     def __init__(self, config):
         self.config = config
+        for directory in (config["state_dir"], os.path.dirname(config["store_path"])):
+            os.makedirs(directory, exist_ok=True)
         self.started = time.time()
         self.sent = collections.defaultdict(collections.deque)
         self.signing_key = self._load_signing_key()

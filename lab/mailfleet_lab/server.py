@@ -33,6 +33,7 @@ def setup_logging(config, verbose=False):
         LOG.removeHandler(handler)
         handler.close()
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    os.makedirs(os.path.dirname(config["log_path"]), exist_ok=True)
     fd = os.open(config["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.close(fd)
     file_handler = logging.FileHandler(config["log_path"], encoding="utf-8")

@@ -73,12 +73,12 @@ def _xoauth2(lab, blob):
     try:
         text = base64.b64decode(blob, validate=True).decode("utf-8")
         fields = dict(part.split("=", 1) for part in text.split("\x01") if part)
-        scheme, _, token = fields.get("auth", "").partition(" ")
+        scheme, dummy, token = fields.get("auth", "").partition(" ")
         if scheme.lower() != "bearer":
             return None
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
-    identity, _ = lab.check_xoauth2(fields.get("user", ""), token.strip())
+    identity = lab.check_xoauth2(fields.get("user", ""), token.strip())[0]
     return identity
 
 
@@ -100,8 +100,8 @@ async def serve_imap(lab, reader, writer):
             line = (await _readline(reader)).decode("utf-8", "replace").rstrip("\r\n")
             if not line:
                 break
-            tag, _, rest = line.partition(" ")
-            command, _, args = rest.partition(" ")
+            tag, dummy, rest = line.partition(" ")
+            command, dummy, args = rest.partition(" ")
             command = command.upper()
             if command == "CAPABILITY":
                 send("* CAPABILITY IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS ID UNSELECT CHILDREN "
@@ -117,7 +117,7 @@ async def serve_imap(lab, reader, writer):
                 words = _imap_args(args)
                 identity = None
                 if len(words) == 2:
-                    identity, _ = lab.check_password(words[0], words[1])
+                    identity = lab.check_password(words[0], words[1])[0]
                 LOG.info("imap: LOGIN <redacted> -> %s", "OK" if identity else "NO")
                 send("%s OK LOGIN completed." % tag if identity else "%s NO LOGIN failed." % tag)
             elif command == "AUTHENTICATE" and args.split(" ")[0].upper() == "XOAUTH2":
@@ -156,7 +156,7 @@ async def serve_pop(lab, reader, writer):
             line = (await _readline(reader)).decode("utf-8", "replace").rstrip("\r\n")
             if not line:
                 break
-            command, _, args = line.partition(" ")
+            command, dummy, args = line.partition(" ")
             command = command.upper()
             if command == "CAPA":
                 for reply in ("+OK", "TOP", "UIDL", "SASL PLAIN XOAUTH2", "USER", "."):

@@ -74,7 +74,7 @@ async def serve_http(reader, writer, handler, name):
             header = await asyncio.wait_for(reader.readline(), 30)
             if header in (b"\r\n", b"\n", b""):
                 break
-            key, _, value = header.decode("latin-1").partition(":")
+            key, dummy, value = header.decode("latin-1").partition(":")
             headers[key.strip().lower()] = value.strip()
         length = int(headers.get("content-length") or 0)
         if length > MAX_BODY:
@@ -172,7 +172,7 @@ class TokenEndpoint:
         header = request.headers.get("authorization", "")
         if header.lower().startswith("basic "):
             try:
-                user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+                user, dummy, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
             except ValueError:
                 return
             form.setdefault("client_id", urllib.parse.unquote_plus(user))
@@ -249,7 +249,7 @@ class TokenEndpoint:
         if not scope:
             return self.missing("scope")
         token_conf = self.lab.config["token"]
-        user_code = "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(9))
+        user_code = "".join(secrets.choice(string.ascii_uppercase + string.digits) for dummy in range(9))
         device_code = secrets.token_urlsafe(48)
         lifetime = int(token_conf.get("device_code_lifetime", 900))
         self.lab.device_codes[device_code] = {

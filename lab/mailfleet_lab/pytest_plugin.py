@@ -246,8 +246,8 @@ class LabHandle:
 
     def token_request(self, form, tenant=None, endpoint="token", timeout=10):
         """POST ``form`` to the token (or ``endpoint="devicecode"``) endpoint; returns (HTTP status, JSON body)."""
-        url = "https://%s:%d/%s/oauth2/v2.0/%s" % (self.host, self.ports["token"], tenant or self.state["tenant_id"],
-                                                    endpoint)
+        tenant = tenant or self.state["tenant_id"]
+        url = "https://%s:%d/%s/oauth2/v2.0/%s" % (self.host, self.ports["token"], tenant, endpoint)
         request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode("ascii"), method="POST")
         try:
             with urllib.request.urlopen(request, context=self.ssl_context(), timeout=timeout) as response:

@@ -226,7 +226,7 @@ class LabSMTP(SMTP):
         LOG.info("%s %s: AUTH %s user=%s -> 235", self.endpoint, self.peer_ip(), mechanism, user)
         return AuthResult(success=True, auth_data=identity, message=self.lab.answer("auth_ok"))
 
-    async def auth_XOAUTH2(self, _, args):  # pylint: disable=invalid-name
+    async def auth_XOAUTH2(self, server, args):  # pylint: disable=invalid-name,unused-argument
         if len(args) > 1:
             blob = args[1]
         else:
@@ -238,7 +238,7 @@ class LabSMTP(SMTP):
             text = base64.b64decode(blob, validate=True).decode("utf-8")
             fields = dict(part.split("=", 1) for part in text.split("\x01") if part)
             user = fields.get("user", "")
-            scheme, _, token = fields.get("auth", "").partition(" ")
+            scheme, dummy, token = fields.get("auth", "").partition(" ")
             if scheme.lower() != "bearer":
                 raise ValueError("not a bearer token")
         except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -279,7 +279,7 @@ class LabSMTP(SMTP):
     async def lab_data(self):
         raw = self.envelope.original_content or b""
         headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
-        header_from = [addr for _, addr in email.utils.getaddresses(headers.get_all("From", []))]
+        header_from = [addr for dummy, addr in email.utils.getaddresses(headers.get_all("From", []))]
         identity = self.session.auth_data if self.session.authenticated else None
         record = {
             "endpoint": self.endpoint,

@@ -108,8 +108,8 @@ def test_imap_greeter(lab):
         with pytest.raises(imaplib.IMAP4.error):
             client.login("alice@contoso.test", "wrong")
         token = lab.app_token()
-        typ, _ = client.authenticate("XOAUTH2", lambda _: ("user=alice@contoso.test\x01auth=Bearer %s\x01\x01"
-                                                           % token).encode())
+        xoauth2 = ("user=alice@contoso.test\x01auth=Bearer %s\x01\x01" % token).encode()
+        typ = client.authenticate("XOAUTH2", lambda challenge: xoauth2)[0]
         assert typ == "OK"
     finally:
         client.logout()
@@ -131,8 +131,7 @@ def test_no_secrets_in_logs(lab_factory):
     canary_secret = "CANARY-secret-51b2e8"
     lab = lab_factory({
         "accounts": {"canary@contoso.test": {"password": canary_password}},
-        "apps": {"33333333-3333-4333-8333-333333333333": {"secret": canary_secret,
-                                                            "send_as": ["canary@contoso.test"]}},
+        "apps": {"33333333-3333-4333-8333-333333333333": {"secret": canary_secret, "send_as": ["canary@contoso.test"]}},
     })
     with lab.smtp() as client:
         assert client.login("canary@contoso.test", canary_password)[0] == 235
@@ -149,9 +148,9 @@ def test_no_secrets_in_logs(lab_factory):
         client.sendmail("canary@contoso.test", ["x@example.org"], "Subject: canary\r\n\r\nhello\r\n")
     with lab.smtp() as client:
         assert client.docmd("AUTH", "XOAUTH2 " + xoauth2_string("canary@contoso.test", token + "x"))[0] == 535
-    status, _ = lab.token_request({"grant_type": "client_credentials", "client_id": "33333333-3333-4333-8333-333333333333",
+    status = lab.token_request({"grant_type": "client_credentials", "client_id": "33333333-3333-4333-8333-333333333333",
                                    "client_secret": canary_secret + "-wrong",
-                                   "scope": "https://outlook.office365.com/.default"})
+                                   "scope": "https://outlook.office365.com/.default"})[0]
     assert status == 401
     config_text = json.dumps(lab.admin("GET", "/config"))
     lab.stop()

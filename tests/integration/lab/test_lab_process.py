@@ -149,8 +149,8 @@ def test_no_secrets_in_logs(lab_factory):
     with lab.smtp() as client:
         assert client.docmd("AUTH", "XOAUTH2 " + xoauth2_string("canary@contoso.test", token + "x"))[0] == 535
     status = lab.token_request({"grant_type": "client_credentials", "client_id": "33333333-3333-4333-8333-333333333333",
-                                   "client_secret": canary_secret + "-wrong",
-                                   "scope": "https://outlook.office365.com/.default"})[0]
+                                "client_secret": canary_secret + "-wrong",
+                                "scope": "https://outlook.office365.com/.default"})[0]
     assert status == 401
     config_text = json.dumps(lab.admin("GET", "/config"))
     lab.stop()

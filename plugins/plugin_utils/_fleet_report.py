@@ -126,8 +126,9 @@ def build_report(hosts, results, title="mailfleet fleet report", generated=None,
                         "timings_ms": {}, "warnings": [], "tls": None}
                 row["endpoints"].append(cell)
         else:
-            if res.get("probe_error") and not eps:
+            if res.get("probe_error"):
                 row["msg"] = "the probe did not run: %s" % res["probe_error"]
+            if res.get("probe_error") and not eps:
                 for p in planned:
                     eps.append({"name": p.get("name"), "host": p.get("host"), "port": p.get("port"),
                                 "security": p.get("security"), "ok": False,
@@ -157,13 +158,17 @@ def build_report(hosts, results, title="mailfleet fleet report", generated=None,
     for row in host_rows:
         if row["endpoints"]:
             continue
-        status = row["status"] if row["status"] in ("unreachable", "not_run") else "not_run"
-        code = "host_unreachable" if status == "unreachable" else "not_run"
-        hint = ("fix Ansible's access to the host (SSH, inventory address, credentials)" if status == "unreachable"
-                else "re-run after fixing what failed earlier for this host")
+        if row["status"] == "unreachable":
+            status, code, hint = "unreachable", "host_unreachable", "fix Ansible's access to the host (SSH, inventory address, credentials)"
+        elif row["status"] == "failing":
+            status, code, hint = "fail", "probe_error", "fix the variable named in the message; nothing was probed"
+        else:
+            status, code, hint = "not_run", "not_run", "re-run after fixing what failed earlier for this host"
         row["endpoints"] = [{"name": col, "required": True, "status": status, "ok": False,
                              "diagnosis": {"code": code, "message": row["msg"], "hint": hint},
                              "timings_ms": {}, "warnings": [], "tls": None} for col in columns]
+        if status == "fail":
+            row["failing_codes"] = [code]
 
     by_diag = {}
     for row in host_rows:

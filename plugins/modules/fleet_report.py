@@ -13,7 +13,7 @@ module: fleet_report
 short_description: Write the fleet reachability report (JSON, JUnit XML, HTML) on the controller
 version_added: 0.1.0
 description:
-  - Reads the reachability result that the role M(mailfleet.outlook.reachability) recorded for every host
+  - Reads the reachability result that the role C(mailfleet.outlook.reachability) recorded for every host
     (the fact named by O(result_var)) and writes C(report.json), C(report.xml) (JUnit) and C(report.html)
     (one self-contained page, no external assets) into O(dest) on the controller.
   - Every host of O(hosts) appears in the report. A host whose result says Ansible could not reach it is

@@ -30,6 +30,7 @@ __metaclass__ = type
 import datetime
 import html
 import json
+import math
 from xml.etree import ElementTree as ET
 
 SCHEMA = "mailfleet.outlook/fleet-report/v1"
@@ -487,17 +488,27 @@ def render_html(report):
     else:
         w("<p id=\"failures\">None.</p>")
 
-    # latency bars
+    # latency bars: bar length on a log scale of the total (a 10 s timeout and a 15 ms answer both stay
+    # readable), segments proportional to each stage's share of the total
+
     probed = [(r, c) for r in report["hosts"] for c in r["endpoints"] if c.get("timings_ms")]
-    scale = max([_ms((c.get("timings_ms") or {}).get("total")) or sum(_ms(v) for k, v in c["timings_ms"].items() if k != "total")
-                 for _, c in probed] or [1.0]) or 1.0
+
+    def total_of(c):
+        t = c.get("timings_ms") or {}
+        return _ms(t.get("total")) or sum(_ms(v) for k, v in t.items() if k != "total")
+
+    top = math.log10(1.0 + max([total_of(c) for _, c in probed] or [1.0]))
     w("<h2>Latency per stage</h2><p class=\"legend\">" + "".join(
-        "<span class=\"seg-%s\">%s</span>" % (st, st) for st in STAGES) + "</p><div class=\"bars\" id=\"latency\">")
+        "<span class=\"seg-%s\">%s</span>" % (st, st) for st in STAGES) +
+      " &middot; bar length: total time (log scale); segments: share of each stage</p><div class=\"bars\" id=\"latency\">")
     for r, c in probed:
         t = c["timings_ms"]
+        total = total_of(c)
+        length = 100.0 * math.log10(1.0 + total) / top if top > 0 else 0.0
+        parts = sum(_ms(t[k]) for k in _stage_keys(t)) or 1.0
         segs = []
         for k in _stage_keys(t):
-            pct = 100.0 * _ms(t[k]) / scale
+            pct = length * _ms(t[k]) / parts
             segs.append("<span class=\"seg-%s\" style=\"width:%.2f%%\" title=\"%s: %s ms\"></span>" % (
                 _e(k if k in STAGES else "other"), pct, _e(k), _e(t[k])))
         w("<div class=\"row\" data-host=\"%s\" data-endpoint=\"%s\"><span class=\"label\">%s &rarr; %s</span><div class=\"bar\">%s</div>"

@@ -309,7 +309,8 @@ class Fleet:
             # veth peers vanish with their namespace; the bridge goes last
             if run("ip", "link", "show", link, check=False).returncode == 0:
                 proc = run("ip", "link", "del", link, check=False)
-                if proc.returncode != 0:
+                # a veth may vanish between show and del (its namespace is being removed): not an error
+                if proc.returncode != 0 and "Cannot find device" not in proc.stderr:
                     errors.append(proc.stderr.strip())
         self.created["links"] = []
         for etc in self.created["etc_netns"]:

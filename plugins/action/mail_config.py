@@ -97,7 +97,7 @@ class ActionModule(ActionBase):
                 len(plan["files"]), ", ".join(plan["formats"])), formats=plan["formats"],
                 files=[{"path": f["path"], "state": f.get("state", "present"), "secret": f["secret"]}
                        for f in plan["files"]],
-                settings_warnings=warnings)
+                settings_warnings=warnings, settings=plan["settings"])
             if warnings:
                 result["warnings"] = list(warnings)
             return result
@@ -176,7 +176,7 @@ class ActionModule(ActionBase):
             cfg = dict(fmt.variables)
             cfg.update((k, v) for k, v in given.items() if k in fmt.variables and v is not None)
             ctx = {"settings": settings, "cfg": cfg, "secrets_given": secrets_given, "var": var,
-                   "format": fmt.name}
+                   "format": fmt.name, "formats": [f.name for f in formats]}
             if fmt.check:
                 errors = fmt.check(ctx)
                 if errors:

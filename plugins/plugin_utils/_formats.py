@@ -38,7 +38,8 @@ Contract of a ``Format``:
 ``creates``      outputs of ``post``; when one is missing, ``post`` runs even if the file is unchanged.
 ``remove_with``  paths removed together with the file (e.g. the ``.db`` of a map).
 
-``ctx`` is a dict: ``settings`` (validated settings), ``cfg`` (variables after defaults), ``secrets_given``
+``ctx`` is a dict: ``settings`` (validated settings), ``cfg`` (variables after defaults), ``formats`` (names of
+all formats of the call), ``secrets_given``
 (set of secret names with a non-empty value), ``var`` (function: unprefixed name -> caller's variable name).
 """
 
@@ -149,7 +150,7 @@ def _relay_check(ctx, allowed_modes=POSTFIX_MODES):
         if not o.get("tenant"):
             errors.append(("tenant", "required with %s=oauth2" % var("auth_method"),
                            "set %s to the directory (tenant) ID or a verified domain" % var("tenant")))
-        if not o.get("token_url"):
+        if not (o.get("token_url") or cfg.get("token_url")):
             errors.append(("tenant", "no token endpoint for profile %s" % s["profile"],
                            "use a Microsoft 365 profile with %s=oauth2" % var("auth_method")))
         if "client_secret" not in ctx["secrets_given"]:
@@ -227,7 +228,11 @@ POSTFIX_RELAY = Format(
         "original_sender": "none",
         "forward_local_to": None,
         "extra_settings": {},
+        "host_lookup": "dns, native",
         "xoauth2_token_file": "/var/lib/mailfleet/sasl-xoauth2/token.json",
+        "token_url": None,
+        "token_helper": "/usr/local/libexec/mailfleet/mailfleet-oauth2-token",
+        "secret_dir": "/etc/mailfleet/relay",
     },
     secrets=("password", "client_secret"),
     check=_relay_check,
@@ -257,7 +262,10 @@ POSTFIX_RELAY = Format(
 
 def _msmtp_check(ctx):
     errors = _relay_check(ctx, allowed_modes=("submission", "custom"))
-    return [e for e in errors if e[0] not in ("original_sender", "rate_delay", "tls_security_level", "extra_settings")]
+    errors = [e for e in errors if e[0] not in ("original_sender", "rate_delay", "tls_security_level", "extra_settings")]
+    if ctx["settings"]["auth_method"] == "oauth2" and "oauth2_token_helper" not in ctx["formats"]:
+        errors.append(("format", "msmtp_relay with OAuth2 runs the token helper", "add oauth2_token_helper to the formats"))
+    return errors
 
 
 def _msmtp_prepare(ctx):
@@ -280,7 +288,7 @@ MSMTP_RELAY = Format(
         "aliases_file": None,
         "log": "syslog",
         "token_helper": "/usr/local/libexec/mailfleet/mailfleet-oauth2-token",
-        "token_cache": "/var/cache/mailfleet/relay-token.json",
+        "token_url": None,
         "python": "/usr/bin/python3",
         "tls_cert_file": None,
         "tls_key_file": None,
@@ -294,8 +302,6 @@ MSMTP_RELAY = Format(
         File("msmtp_relay/msmtprc.j2", "{config_path}", mode="0644"),
         File("msmtp_relay/password.j2", "{secret_dir}/password", mode="0600", secret=True,
              when=lambda ctx: ctx["cfg"]["auth"] == "password"),
-        File("oauth2_token_helper/oauth2.json.j2", "{secret_dir}/oauth2.json", mode="0600", secret=True,
-             when=lambda ctx: ctx["cfg"]["auth"] == "oauth2"),
     ],
 )
 
@@ -304,15 +310,46 @@ MSMTP_RELAY = Format(
 # oauth2_token_helper: the stdlib token helper (client credentials, cached, refreshed before expiry).
 # ---------------------------------------------------------------------------------------------------
 
+def _helper_check(ctx):
+    s, var = ctx["settings"], ctx["var"]
+    if s["auth_method"] != "oauth2":
+        return []
+    errors = []
+    o = s.get("oauth2") or {}
+    if not o.get("client_id"):
+        errors.append(("client_id", "required with %s=oauth2 (app-only tokens, client credentials)" % var("auth_method"),
+                       "set %s to the app registration's application (client) ID" % var("client_id")))
+    if not (ctx["cfg"].get("token_url") or o.get("token_url")):
+        errors.append(("tenant", "required with %s=oauth2 (it names the token endpoint)" % var("auth_method"),
+                       "set %s to the directory (tenant) ID or a verified domain" % var("tenant")))
+    if "client_secret" not in ctx["secrets_given"]:
+        errors.append(("client_secret", "required with %s=oauth2" % var("auth_method"),
+                       "set %s (keep it in Ansible Vault)" % var("client_secret")))
+    return errors
+
+
+def _helper_prepare(ctx):
+    o = ctx["settings"].get("oauth2") or {}
+    return {"token_url_value": ctx["cfg"].get("token_url") or o.get("token_url")}
+
+
 OAUTH2_TOKEN_HELPER = Format(
     name="oauth2_token_helper",
     description="Token helper for XOAUTH2 (client credentials): prints a cached access token, refreshed before expiry",
     variables={
         "token_helper": "/usr/local/libexec/mailfleet/mailfleet-oauth2-token",
         "python": "/usr/bin/python3",
+        "secret_dir": "/etc/mailfleet/relay",
+        "token_cache": "/var/cache/mailfleet/relay-token.json",
+        "token_url": None,
     },
+    secrets=("client_secret",),
+    check=_helper_check,
+    prepare=_helper_prepare,
     files=[
         File("oauth2_token_helper/mailfleet-oauth2-token.py.j2", "{token_helper}", mode="0755"),
+        File("oauth2_token_helper/oauth2.json.j2", "{secret_dir}/oauth2.json", mode="0600", secret=True,
+             when=lambda ctx: ctx["settings"]["auth_method"] == "oauth2"),
     ],
 )
 

@@ -182,7 +182,8 @@ def _relay_upstream(ctx):
     s, cfg = ctx["settings"], ctx["cfg"]
     mode = cfg["mode"]
     if mode in ("connector", "direct_send"):
-        return {"upstream_host": s["mx_host"], "upstream_port": s["connector"]["port"], "upstream_security": "starttls"}
+        return {"upstream_host": s["mx_host"], "upstream_port": cfg.get("mx_port") or s["connector"]["port"],
+                "upstream_security": "starttls"}
     return {"upstream_host": s["smtp"]["host"], "upstream_port": s["smtp"]["port"], "upstream_security": s["smtp"]["security"]}
 
 
@@ -229,6 +230,7 @@ POSTFIX_RELAY = Format(
         "forward_local_to": None,
         "extra_settings": {},
         "host_lookup": "dns, native",
+        "mx_port": None,
         "xoauth2_token_file": "/var/lib/mailfleet/sasl-xoauth2/token.json",
         "token_url": None,
         "token_helper": "/usr/local/libexec/mailfleet/mailfleet-oauth2-token",

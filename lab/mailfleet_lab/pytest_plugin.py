@@ -286,7 +286,9 @@ def _default_lab(tmp_factory):
         handle = LabHandle(state_dir=DEFAULT_STATE_DIR, any_ports=False)
         handle.patch["ports"] = {"admin": 0}
         try:
-            return handle.start()
+            handle.start()
+            handle.clear_messages()   # the default state dir outlives sessions: start with an empty store
+            return handle
         except LabError:
             handle.stop()
     handle = LabHandle(state_dir=str(tmp_factory.mktemp("mailfleet-lab")), any_ports=True)

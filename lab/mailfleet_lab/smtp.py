@@ -213,6 +213,9 @@ class LabSMTP(SMTP):
             elif self.lab.config["connector"].get("require_tls") and self.tls_version() is None:
                 await self.push(self.lab.answer("starttls_required"))
                 return
+        if arg:
+            # RFC 4954 AUTH=<mailbox> parameter: accepted and ignored, like Exchange Online.
+            arg = " ".join(word for word in arg.split(" ") if not word.upper().startswith("AUTH="))
         await super().smtp_MAIL(arg)
 
     # ----- authentication ----------------------------------------------------------------------------------------

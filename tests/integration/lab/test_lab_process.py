@@ -170,3 +170,21 @@ def test_handle_outside_pytest_fixture(tmp_path):
         with lab.smtp() as client:
             assert client.login("alice@contoso.test", "alice-lab-password")[0] == 235
     assert not lab.running()
+
+
+def test_detach_and_stop(tmp_path):
+    env = dict(os.environ, PYTHONPATH=LAB_DIR)
+    command = [sys.executable, "-m", "mailfleet_lab", "--default", "--any-ports", "--state-dir", str(tmp_path)]
+    started = subprocess.run(command + ["--detach"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert started.returncode == 0, started.stderr
+    state = json.loads(started.stdout)
+    try:
+        client = smtplib.SMTP("localhost", state["ports"]["submission"], timeout=10)
+        assert client.ehlo()[0] == 250
+        client.close()
+    finally:
+        stopped = subprocess.run(command + ["--stop"], env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert stopped.returncode == 0
+    with pytest.raises(OSError):
+        os.kill(state["pid"], 0)
+    assert not os.path.exists(tmp_path / "state.json")

@@ -252,3 +252,14 @@ def test_live_account_switch(lab_factory):
     lab.patch_config({"accounts": {"alice@contoso.test": {"policy": False}}})
     with lab.smtp() as client:
         assert client.login("alice@contoso.test", "alice-lab-password")[0] == 235
+
+
+def test_mail_parameters_like_postfix_and_msmtp(lab):
+    subject = "lab-params-%s" % uuid.uuid4()
+    with lab.smtp() as client:
+        client.login("alice@contoso.test", "alice-lab-password")
+        assert client.docmd("MAIL", "FROM:<alice@contoso.test> SIZE=120 BODY=8BITMIME AUTH=<>")[0] == 250
+        assert client.docmd("RCPT", "TO:<someone@example.org>")[0] == 250
+        code, text = client.data(message("alice@contoso.test", subject))
+        assert code == 250 and text.startswith(b"2.0.0 OK <")
+    assert lab.wait_for_messages(subject=subject)

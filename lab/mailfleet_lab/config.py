@@ -113,6 +113,7 @@ def default_config():
             "scope_resources": ["https://outlook.office365.com", "https://outlook.office.com"],
             "device_code_lifetime": 900,
             "device_code_interval": 1,
+            "device_auto_approve": None,    # a mailbox: device codes are signed in at once (demos, CI)
             "refresh_token_lifetime": 86400,
         },
         "rate_limit": {"messages": 30, "window_seconds": 60},

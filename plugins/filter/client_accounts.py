@@ -45,6 +45,11 @@ options:
   thunderbird_profile:
     description: Default Thunderbird profile directory, relative to the home directory.
     type: str
+  oauth2_authority_url:
+    description:
+      - Replaces the profile's OAuth2 authority (C(https://host[:port]), no path) in the token, device-code and
+        authorize URLs, for example the lab on other ports.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -55,7 +60,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(accounts) (validated, no secrets), C(domains) (published view per domain) and C(warnings).
+  description: C(accounts) (validated, no secrets), C(domains) (published view per domain), C(profiles) (SMTP
+    endpoint per profile in use) and C(warnings).
   type: dict
 """
 
@@ -69,16 +75,21 @@ from ansible_collections.mailfleet.outlook.plugins.plugin_utils._client import (
 
 
 def client_accounts(accounts, profile="microsoft365", auth_method=None, clients=None, settings=None, client_id=None,
-                    thunderbird_profile=None):
+                    thunderbird_profile=None, oauth2_authority_url=None):
     defaults = {"profile": profile, "auth_method": auth_method, "clients": clients or ["msmtp"],
-                "settings": settings or {}, "client_id": client_id, "thunderbird_profile": thunderbird_profile}
+                "settings": settings or {}, "client_id": client_id, "thunderbird_profile": thunderbird_profile,
+                "oauth2_authority_url": oauth2_authority_url}
     try:
         normalized = normalize_accounts(accounts, defaults)
         domains = published_domains(normalized)
     except ClientError as e:
         raise AnsibleFilterError(str(e))
     warnings = [w for a in normalized for w in a["warnings"]]
-    return {"accounts": normalized, "domains": domains, "warnings": warnings}
+    profiles = []
+    for a in normalized:
+        if a["profile"] not in [p["profile"] for p in profiles]:
+            profiles.append({"profile": a["profile"], "smtp": a["smtp"], "ca_file": a["ca_file"]})
+    return {"accounts": normalized, "domains": domains, "profiles": profiles, "warnings": warnings}
 
 
 class FilterModule(object):

@@ -64,6 +64,15 @@ CLIENTS = {
 }
 CLIENT_NAMES = tuple(sorted(CLIENTS))
 
+# The mail_config formats each client needs (rendered per user; the password / oauth2 formats remove their
+# file again, by their ``when``, when the account's auth method no longer needs it).
+CLIENT_USER_FORMATS = {
+    "msmtp": ("client_msmtp", "client_password", "client_oauth2"),
+    "neomutt": ("client_neomutt", "client_password", "client_oauth2"),
+    "thunderbird": ("client_thunderbird",),
+    "evolution": ("client_evolution",),
+}
+
 ACCOUNT_KEYS = ("user", "address", "display_name", "profile", "auth_method", "clients", "username", "password",
                 "settings", "thunderbird_profile", "publish")
 
@@ -114,16 +123,19 @@ def _endpoint_view(ep):
     return view
 
 
-def _oauth2_view(oauth2):
+def _oauth2_view(oauth2, authority_url=None):
     """OAuth2 endpoints with the tenant filled in: without a tenant, Microsoft's multi-tenant ``common``
-    authority (what Thunderbird's ISPDB entry for office365.com uses)."""
+    authority (what Thunderbird's ISPDB entry for office365.com uses). ``authority_url`` replaces the
+    profile's authority (a lab on other ports, an egress proxy)."""
     if not oauth2:
         return None
     view = dict(oauth2)
-    if oauth2.get("authority_url") and not oauth2.get("tenant"):
-        base = oauth2["authority_url"] + "/common/oauth2/v2.0/"
-        view.update(tenant="common", token_url=base + "token", device_code_url=base + "devicecode",
-                    authorize_url=base + "authorize")
+    if authority_url:
+        view["authority_url"] = authority_url.rstrip("/")
+    if view.get("authority_url") and (authority_url or not oauth2.get("tenant")):
+        view["tenant"] = view.get("tenant") or "common"
+        base = "%s/%s/oauth2/v2.0/" % (view["authority_url"], view["tenant"])
+        view.update(token_url=base + "token", device_code_url=base + "devicecode", authorize_url=base + "authorize")
     view["issuer"] = view["authority_url"].split("://", 1)[-1] if view.get("authority_url") else None
     return view
 
@@ -195,7 +207,11 @@ def normalize_account(raw, index, defaults=None):
             _fail(index, user, "client_imap_host", None, "%s needs an IMAP server and profile %s has none" % (name, profile),
                   "set settings.imap_host (and imap_port, imap_security), or drop %s" % name)
 
-    oauth2 = _oauth2_view(settings["oauth2"]) if auth_method == "oauth2" else None
+    authority = defaults.get("oauth2_authority_url")
+    if authority is not None and not (isinstance(authority, str) and re.match(r"^https://[^/\s]+$", authority)):
+        _fail(index, user, "client_oauth2_authority_url", authority, "not an https:// authority URL without a path",
+              "give e.g. https://login.microsoftonline.com, or leave it unset for the profile's authority")
+    oauth2 = _oauth2_view(settings["oauth2"], authority) if auth_method == "oauth2" else None
     token_command = any(c in ("msmtp", "neomutt") for c in clients) and auth_method == "oauth2"
     if token_command:
         if not oauth2 or not oauth2.get("device_code_url") or not oauth2.get("token_url"):
@@ -234,6 +250,20 @@ def normalize_account(raw, index, defaults=None):
     smtp, imap = _endpoint_view(settings["smtp"]), _endpoint_view(settings["imap"])
     quoted = quote(login, safe="")
     key = stable_uuid("account", address, profile)
+    evolution_uids = ["mailfleet-" + stable_uuid("evolution-" + part, address, profile).lower()
+                      for part in ("account", "identity", "transport")]
+    formats = []
+    for name in clients:
+        formats.extend(f for f in CLIENT_USER_FORMATS[name] if f not in formats)
+    paths = {
+        "msmtp": [".config/msmtp/config"],
+        "neomutt": [".config/neomutt/neomuttrc"],
+        "thunderbird": [(tb_profile or "").rstrip("/") + "/user.js"],
+        "evolution": [".config/evolution/sources/%s.source" % uid for uid in evolution_uids],
+    }
+    paths = dict((name, paths[name]) for name in clients)
+    if any(c in ("msmtp", "neomutt") for c in clients):
+        paths["mailfleet"] = [".config/mailfleet/password", ".config/mailfleet/oauth2.json"]
     return {
         "index": index,
         "user": user,
@@ -267,10 +297,14 @@ def normalize_account(raw, index, defaults=None):
             "account": key,
             "apple_profile": stable_uuid("apple-profile", address, profile),
             "apple_payload": stable_uuid("apple-payload", address, profile),
-            "evolution_account": "mailfleet-" + stable_uuid("evolution-account", address, profile).lower(),
-            "evolution_identity": "mailfleet-" + stable_uuid("evolution-identity", address, profile).lower(),
-            "evolution_transport": "mailfleet-" + stable_uuid("evolution-transport", address, profile).lower(),
+            "evolution_account": evolution_uids[0],
+            "evolution_identity": evolution_uids[1],
+            "evolution_transport": evolution_uids[2],
         },
+        "formats": formats,
+        "client_formats": dict((name, list(CLIENT_USER_FORMATS[name])) for name in clients),
+        "paths": paths,
+        "overrides": dict((k, v) for k, v in overrides.items() if v is not None),
         "warnings": ["%s: %s" % (_where(index, user), w) for w in settings["warnings"]],
     }
 

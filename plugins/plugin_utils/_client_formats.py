@@ -170,12 +170,3 @@ CLIENT_TOKEN_COMMAND = Format(
 CLIENT_FORMATS = (CLIENT_MSMTP, CLIENT_PASSWORD, CLIENT_OAUTH2, CLIENT_NEOMUTT, CLIENT_THUNDERBIRD, CLIENT_EVOLUTION,
                   CLIENT_AUTOCONFIG, CLIENT_AUTODISCOVER, CLIENT_APPLE, CLIENT_THUNDERBIRD_ISP, CLIENT_MSMTP_SYSTEM,
                   CLIENT_TOKEN_COMMAND)
-
-# Which formats each client needs (the role renders these per user; password/oauth2 files are removed
-# again by the formats' ``when`` when the account's auth method no longer needs them).
-CLIENT_USER_FORMATS = {
-    "msmtp": ("client_msmtp", "client_password", "client_oauth2"),
-    "neomutt": ("client_neomutt", "client_password", "client_oauth2"),
-    "thunderbird": ("client_thunderbird",),
-    "evolution": ("client_evolution",),
-}

@@ -93,24 +93,34 @@ PYEOF
 fi
 
 say "writing the demo inventory"
-"$PY" scripts/demo_inventory.py --out "$OUT/inventory/hosts.json" --lab-state "$OUT/lab/state.json" \
+"$PY" scripts/demo_inventory.py --out "$OUT/inventory/hosts.json" --lab-state "$OUT/lab/state.json" --root "$OUT/roots" \
     $( ((FLEET)) && echo --fleet "$OUT/fleet/inventory.json" )
 cp -r inventories/demo/group_vars "$OUT/inventory/"
 
-say "running playbooks/site.yml against the demo fleet"
+say "running playbooks/site.yml against the demo fleet (relays, clients, reachability, report)"
 set +e
-MAILFLEET_REPORT_DIR=$OUT/report ansible-playbook -i "$OUT/inventory" playbooks/site.yml >"$OUT/site.log" 2>&1
+MAILFLEET_REPORT_DIR=$OUT/site-report ansible-playbook -i "$OUT/inventory" playbooks/site.yml >"$OUT/site.log" 2>&1
 site_rc=$?
 set -e
 grep -A20 '^PLAY RECAP' "$OUT/site.log" | sed '/^$/q' || true
+echo "site.yml exited $site_rc; relay configurations rendered under $OUT/roots/<host>/ (not the live system):"
+(cd "$OUT/roots" && find . -type f -path '*/etc/*' ! -name '*.db' | sort | sed 's/^/  /' | head -20)
+
+say "someone edits branch-ws02's Postfix configuration by hand; then playbooks/check.yml"
+echo "relayhost = [old-smarthost.contoso.test]:25   # hand edit" >>"$OUT/roots/branch-ws02/etc/postfix/main.cf"
+set +e
+MAILFLEET_REPORT_DIR=$OUT/report ansible-playbook -i "$OUT/inventory" playbooks/check.yml >"$OUT/check.log" 2>&1
+check_rc=$?
+set -e
+grep -A20 '^PLAY RECAP' "$OUT/check.log" | sed '/^$/q' || true
 
 say "summary"
-if "$PY" scripts/demo_inventory.py --summary "$OUT/report/report.json" --expect "$OUT/inventory/hosts.json" --playbook-rc "$site_rc"; then
+if "$PY" scripts/demo_inventory.py --summary "$OUT/report/report.json" --expect "$OUT/inventory/hosts.json" --playbook-rc "$check_rc" --drift branch-ws02; then
     verdict=0
 else
     verdict=$?
 fi
 echo "report: $OUT/report/report.html"
-echo "(also report.json and report.xml there; full ansible output: $OUT/site.log)"
+echo "(also report.json and report.xml there; ansible output: $OUT/site.log, $OUT/check.log)"
 echo "demo: finished in $(( $(date +%s) - t0 ))s"
 exit $verdict

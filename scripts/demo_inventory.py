@@ -53,8 +53,11 @@ def write_inventory(args):
                 hv["demo_expect"] = {"status": EXPECT[name][0], "smtp": EXPECT[name][1]}
                 hosts[name] = hv
         children[site] = {"hosts": hosts}
+    # every site's hosts relay their local mail (rendered under demo_root/<host>, not the live system)
+    children["mail_relays"] = {"children": dict((site, {}) for site in SITES)}
     inventory = {"all": {
-        "vars": {"demo_lab_host": "lab.fleet.test", "demo_lab_ports": lab["ports"], "demo_lab_ca": lab["ca_file"]},
+        "vars": {"demo_lab_host": "lab.fleet.test", "demo_lab_ports": lab["ports"], "demo_lab_ca": lab["ca_file"],
+                 "demo_lab_tenant": lab.get("tenant_id"), "demo_root": args.root},
         "children": children,
     }}
     with open(args.out, "w") as f:
@@ -77,18 +80,27 @@ def summary(args):
         print()
         print("Still on password (Basic) auth against Microsoft - change before %s:" % report["summary"]["basic_auth_deadline"])
         for b in report["basic_auth"]:
-            print("  %-13s %-6s set %s (%s)" % (b["host"], b["component"], b["variable"], b["fix"]))
+            print("  %-13s %-6s %s" % (b["host"], b["component"], b["fix"]))
     with open(args.expect) as f:
         inventory = json.load(f)
     expected = {}
     for site in inventory["all"]["children"].values():
-        for name, hv in site["hosts"].items():
+        for name, hv in site.get("hosts", {}).items():
             expected[name] = hv["demo_expect"]
     got = {}
     for row in report["hosts"]:
         smtp = [c for c in row["endpoints"] if c.get("name") == "smtp"]
         got[row["host"]] = {"status": row["status"], "smtp": smtp[0]["diagnosis"]["code"] if smtp else None}
     wrong = ["%s: expected %s, got %s" % (h, expected[h], got.get(h)) for h in sorted(expected) if got.get(h) != expected[h]]
+    drift = sorted(report["summary"]["drift_hosts"])
+    if drift:
+        print()
+        print("Configuration drift (would be rewritten by the relay role):")
+        for row in report["hosts"]:
+            if (row.get("drift") or {}).get("changed"):
+                print("  %-13s %s" % (row["host"], ", ".join(row["drift"]["files"])))
+    if drift != sorted(args.drift):
+        wrong.append("drift: expected %s, got %s" % (sorted(args.drift), drift))
     print()
     if wrong:
         print("demo: NOT as intended:\n  " + "\n  ".join(wrong))
@@ -104,9 +116,11 @@ def main():
     p.add_argument("--out")
     p.add_argument("--lab-state")
     p.add_argument("--fleet")
+    p.add_argument("--root", help="directory under which each host's relay configuration is rendered")
     p.add_argument("--summary")
     p.add_argument("--expect")
     p.add_argument("--playbook-rc", default="?")
+    p.add_argument("--drift", action="append", default=[], help="hosts expected to show configuration drift")
     args = p.parse_args()
     if args.summary:
         return summary(args)

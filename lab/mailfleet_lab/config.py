@@ -79,6 +79,9 @@ def default_config():
             "security_defaults": False,
             "basic_auth_removed": False,
             "direct_send_rejected": False,
+            # "data": SendAs checked after DATA (554 5.2.252, envelope and header From);
+            # "mail": the envelope sender is checked at MAIL FROM (550 5.7.60), header From after DATA.
+            "send_as_check": "data",
         },
         "accounts": {
             "alice@contoso.test": _mailbox("alice-lab-password"),

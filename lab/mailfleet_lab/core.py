@@ -39,6 +39,7 @@ ANSWERS = {
                        "STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; "
                        "Failed to process message due to a permanent exception with message "
                        "[BeginDiagnosticData]Cannot submit message. [EndDiagnosticData] [{host}]"),
+    "send_as_denied_mail": "550 5.7.60 SMTP; Client does not have permissions to send as this sender [{host}]",
     "rate_limited": "451 4.7.500 Server busy. Please try again later from [{ip}]. (S77719) [{host}]",
     "relay_denied": "550 5.7.64 TenantAttribution; Relay Access Denied [{host}]",
     "direct_send_rejected": ("550 5.7.68 TenantInboundAttribution; Direct Send not allowed for this organization "

@@ -50,6 +50,9 @@ class LabSMTP(SMTP):
     (the tenant MX host: relay by client IP / client certificate, or direct send to tenant domains).
     """
 
+    # Exchange Online's AUTH LOGIN prompts (base64 "Username:" / "Password:").
+    AuthLoginUsernameChallenge = "Username:"
+    AuthLoginPasswordChallenge = "Password:"
     # OAuth2 access tokens make long AUTH XOAUTH2 lines (Microsoft's are 2-3 kB in base64).
     line_length_limit = 16384
     max_auth_line = 16384
@@ -206,6 +209,11 @@ class LabSMTP(SMTP):
                     await self.push(self.lab.answer("not_authenticated"))
                     return
                 user = self.session.auth_data.user
+                sender = self._getaddr(self._strip_command_keyword("FROM:", arg or "") or "")[0]
+                if self.lab.tenant().get("send_as_check") == "mail" and sender and not self.lab.may_send_as(user, sender):
+                    LOG.info("%s %s: %s may not send as %s -> 550 5.7.60", self.endpoint, self.peer_ip(), user, sender)
+                    await self.push(self.lab.answer("send_as_denied_mail"))
+                    return
                 if self.lab.rate_limited(user):
                     LOG.info("%s %s: %s over the rate limit -> 451 4.7.500", self.endpoint, self.peer_ip(), user)
                     await self.push(self.lab.answer("rate_limited", ip=self.peer_ip()))

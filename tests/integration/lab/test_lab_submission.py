@@ -263,3 +263,24 @@ def test_mail_parameters_like_postfix_and_msmtp(lab):
         code, text = client.data(message("alice@contoso.test", subject))
         assert code == 250 and text.startswith(b"2.0.0 OK <")
     assert lab.wait_for_messages(subject=subject)
+
+
+def test_auth_login_dialogue_like_exchange(lab):
+    with lab.smtp() as client:
+        assert client.docmd("AUTH", "LOGIN") == (334, b"VXNlcm5hbWU6")
+        assert client.docmd("YWxpY2VAY29udG9zby50ZXN0") == (334, b"UGFzc3dvcmQ6")
+        assert reply(*client.docmd("YWxpY2UtbGFiLXBhc3N3b3Jk")) == "235 2.7.0 Authentication successful"
+
+
+def test_send_as_checked_at_mail_from(lab_factory):
+    lab = lab_factory({"tenant": {"send_as_check": "mail"}})
+    with lab.smtp() as client:
+        client.login("alice@contoso.test", "alice-lab-password")
+        with pytest.raises(smtplib.SMTPSenderRefused) as raised:
+            client.sendmail("bob@contoso.test", ["x@example.org"], message("bob@contoso.test", "mail-check"))
+        assert reply(raised.value.smtp_code, raised.value.smtp_error).startswith(
+            "550 5.7.60 SMTP; Client does not have permissions to send as this sender")
+        client.rset()
+        with pytest.raises(smtplib.SMTPDataError) as raised:
+            client.sendmail("alice@contoso.test", ["x@example.org"], message("bob@contoso.test", "header-check"))
+        assert raised.value.smtp_code == 554

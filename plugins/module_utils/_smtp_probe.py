@@ -95,6 +95,8 @@ _OLD_TLS_REASONS = frozenset((
     "TLSV1_ALERT_INSUFFICIENT_SECURITY",
 ))
 # X.509 verification codes (OpenSSL).
+_VERSION_NAMES = {"1.0": "TLSv1", "1.1": "TLSv1.1", "1.2": "TLSv1.2", "1.3": "TLSv1.3"}
+_VERSION_RANK = {"SSLv3": 0, "TLSv1": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
 _X509_EXPIRED = (10,)          # certificate has expired
 _X509_NOT_YET_VALID = (9,)     # certificate is not yet valid
 _X509_HOSTNAME = (62, 63, 64)  # hostname / email / IP mismatch
@@ -396,7 +398,7 @@ def _valid_domain(name):
     return bool(_DOMAIN_RE.match(name))
 
 
-def make_tls_context(validate_certs=True, ca_path=None, min_tls_version="1.2"):
+def make_tls_context(validate_certs=True, ca_path=None, min_tls_version="1.2", max_tls_version=None):
     """A client SSLContext: verification against ca_path (file or directory) or the system store."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if validate_certs:
@@ -412,11 +414,11 @@ def make_tls_context(validate_certs=True, ca_path=None, min_tls_version="1.2"):
     else:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    _set_min_version(context, min_tls_version)
+    _set_versions(context, min_tls_version, max_tls_version)
     return context
 
 
-def _set_min_version(context, version):
+def _set_versions(context, version, maximum=None):
     versions = {
         "1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,  # pylint: disable=no-member
         "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3,
@@ -425,6 +427,8 @@ def _set_min_version(context, version):
         # TLS 1.0/1.1 are deprecated in Python's ssl module; the user asked for them explicitly
         warnings.simplefilter("ignore", DeprecationWarning)
         context.minimum_version = versions[version]
+        if maximum:
+            context.maximum_version = versions[maximum]
     if version in ("1.0", "1.1"):
         # OpenSSL 3 security level 2 (Debian's default) refuses TLS 1.0/1.1 even when allowed above.
         try:
@@ -577,6 +581,7 @@ DEFAULTS = {
     "validate_certs": True,
     "ca_path": None,
     "min_tls_version": "1.2",
+    "max_tls_version": None,
     "ehlo_name": None,
     "address_family": "any",
     "auth": None,
@@ -595,6 +600,11 @@ def normalize_options(options):
         raise ValueError("timeout must be a positive number of seconds, got %r" % (options.get("timeout"),))
     if opts["min_tls_version"] not in TLS_VERSIONS:
         raise ValueError("min_tls_version must be one of %s, got %r" % (", ".join(TLS_VERSIONS), opts["min_tls_version"]))
+    if opts["max_tls_version"] is not None:
+        if opts["max_tls_version"] not in TLS_VERSIONS:
+            raise ValueError("max_tls_version must be one of %s, got %r" % (", ".join(TLS_VERSIONS), opts["max_tls_version"]))
+        if TLS_VERSIONS.index(opts["max_tls_version"]) < TLS_VERSIONS.index(opts["min_tls_version"]):
+            raise ValueError("max_tls_version %s is below min_tls_version %s" % (opts["max_tls_version"], opts["min_tls_version"]))
     if opts["address_family"] not in ADDRESS_FAMILIES:
         raise ValueError("address_family must be one of any, ipv4, ipv6, got %r" % (opts["address_family"],))
     if not opts["ehlo_name"]:
@@ -814,7 +824,8 @@ class EndpointProbe:
         self.channel = Channel(sock, self.deadline)
         self._passed()
 
-        self.context = make_tls_context(self.opts["validate_certs"], self.opts["ca_path"], self.opts["min_tls_version"])
+        self.context = make_tls_context(self.opts["validate_certs"], self.opts["ca_path"], self.opts["min_tls_version"],
+                                        self.opts.get("max_tls_version"))
         if ep["security"] == "tls":
             self._begin("tls")
             self._handshake(implicit=True)
@@ -942,7 +953,7 @@ class EndpointProbe:
 
     # ------------------------------------------------------------------ banner heuristics
     def _wait_first_byte(self, address):
-        """Plain greeting expected: wait for its first byte for half the remaining time, then look again."""
+        """Plain greeting expected: wait for its first byte for half the remaining time, then look for TLS."""
         channel = self.channel
         if channel.buf or channel.tls is not None:
             return
@@ -955,8 +966,8 @@ class EndpointProbe:
                                  "No greeting within %.1fs, and a TLS handshake on a second connection succeeded: "
                                  "this port expects implicit TLS." % half)
             raise ProbeError("banner_timeout", "(waited %gs)" % self.opts["timeout"])
-        if channel.buf[:1] in (b"\x15", b"\x16") and channel.buf[1:2] == b"\x03":
-            raise ProbeError("plain_on_tls_port", "The server sent a TLS record instead of a greeting.")
+        # Bytes before our first word are never TLS: a TLS server waits for the ClientHello.  Binary
+        # greetings are therefore bad_banner (the SMTP/IMAP/POP parsers say so), not plain_on_tls_port.
 
     def _speaks_tls(self, address):
         if self.deadline.remaining() <= 0.05:
@@ -1012,14 +1023,14 @@ class EndpointProbe:
             if reason in _OLD_TLS_REASONS:
                 raise ProbeError("tls_version_too_old",
                                  "(OpenSSL: %s; min_tls_version is %s)" % (reason, self.opts["min_tls_version"]))
-            raise ProbeError("tls_handshake_failed", "(OpenSSL: %s)" % (reason or err))
+            self._version_verdict("(OpenSSL: %s)" % (reason or err))
         except _Closed as err:
             raw = channel.handshake_raw
             if implicit and _looks_like_text(raw):
                 self.result["banner"] = _clip(_printable(raw.split(b"\n")[0].rstrip(b"\r"), 500))
                 raise ProbeError("tls_on_plain_port", "The server answered the TLS ClientHello with text: %r."
                                  % _printable(raw, 80))
-            raise ProbeError("tls_handshake_failed", "The server closed the connection during the TLS handshake.")
+            self._version_verdict("The server closed the connection during the TLS handshake.")
         self.tls_active = True
         tls = channel.tls
         cert = tls.getpeercert() if self.opts["validate_certs"] else None
@@ -1052,19 +1063,39 @@ class EndpointProbe:
             self._warn("The server certificate expires in %d days (%s), within cert_expiry_warn_days (%d)."
                        % (days, cert["not_after"], int(self.opts["cert_expiry_warn_days"])))
 
-    def _second_look(self):
-        """After a verification failure: fetch the certificate without verification, for the report."""
+    def _look(self):
+        """A second connection, no verification, any TLS version, stopping after the handshake: its tls dict."""
         if self.cert_only or self.deadline.remaining() < 0.1:
-            return
-        opts = dict(self.opts, validate_certs=False, auth=None, send=None, min_tls_version="1.0")
+            return None
+        opts = dict(self.opts, validate_certs=False, auth=None, send=None, min_tls_version="1.0",
+                    max_tls_version=None)
         look = EndpointProbe(self.ep, opts, deadline=self.deadline, cert_only=True)
         try:
             look.run()
         except Exception:  # pylint: disable=broad-except
-            return
-        if look.result.get("tls"):
-            self.result["tls"] = look.result["tls"]
+            return None
+        return look.result.get("tls")
+
+    def _second_look(self):
+        """After a verification failure: fetch the certificate without verification, for the report."""
+        tls = self._look()
+        if tls:
+            self.result["tls"] = tls
             self.result["tls"]["verified"] = False
+
+    def _version_verdict(self, detail):
+        """A handshake failed without a clear reason (many servers just close): try any TLS version once.
+
+        If that succeeds with a version below min_tls_version, the server is too old; otherwise the
+        handshake failure stands.
+        """
+        tls = self._look()
+        version = (tls or {}).get("version")
+        if version and _VERSION_RANK.get(version, 99) < _VERSION_RANK[_VERSION_NAMES[self.opts["min_tls_version"]]]:
+            self.result["tls"] = dict(tls, verified=False)
+            raise ProbeError("tls_version_too_old", "The server negotiates at most %s (min_tls_version is %s); a "
+                             "second connection accepting any version confirmed it." % (version, self.opts["min_tls_version"]))
+        raise ProbeError("tls_handshake_failed", detail)
 
 
 def _looks_like_text(raw):

@@ -101,6 +101,13 @@ options:
       - Defaults to C(1.2), or the profile's C(tls_min_version) with O(profile).
     type: str
     choices: ['1.0', '1.1', '1.2', '1.3']
+  max_tls_version:
+    description:
+      - Highest TLS version offered (default - the highest the target's OpenSSL supports).
+      - Set it (with O(min_tls_version)) to C(1.1) to rehearse what a server tells an old client, for example
+        Microsoft's C(421 4.7.66) (diagnosis C(legacy_tls_rejected)).
+    type: str
+    choices: ['1.0', '1.1', '1.2', '1.3']
   ehlo_name:
     description:
       - Name sent with EHLO. Defaults to this host's FQDN, computed without any DNS lookup (host name, then
@@ -398,7 +405,7 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils._oauth2 import O
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import SettingsError, build_settings
 from ansible_collections.mailfleet.outlook.plugins.module_utils._smtp_probe import probe_endpoints
 
-ENGINE_OPTIONS = ("timeout", "validate_certs", "ca_path", "min_tls_version", "ehlo_name", "address_family",
+ENGINE_OPTIONS = ("timeout", "validate_certs", "ca_path", "min_tls_version", "max_tls_version", "ehlo_name", "address_family",
                   "cert_expiry_warn_days")
 
 
@@ -421,6 +428,7 @@ def argument_spec():
         validate_certs=dict(type="bool", default=True),
         ca_path=dict(type="path"),
         min_tls_version=dict(type="str", choices=["1.0", "1.1", "1.2", "1.3"]),
+        max_tls_version=dict(type="str", choices=["1.0", "1.1", "1.2", "1.3"]),
         ehlo_name=dict(type="str"),
         address_family=dict(type="str", choices=["any", "ipv4", "ipv6"], default="any"),
         auth=dict(type="dict", options=dict(

@@ -329,13 +329,43 @@ def test_tls_version_too_old(fake, certs):
     server = fake(fakes.scripted_smtp(certs.old_only()))
     res = run(server, ca_path=certs.ca_file)
     assert code(res) == "tls_version_too_old" and res["failed_stage"] == "tls"
+    assert "TLSV1_ALERT_PROTOCOL_VERSION" in res["diagnosis"]["message"] or res["tls"]["version"] in ("TLSv1", "TLSv1.1")
+
+
+def test_tls_version_too_old_when_the_server_just_closes(fake, certs):
+    """Servers that close without a protocol_version alert: a second look with any version tells why."""
+    old = certs.old_only()
+
+    def handler(conn):
+        conn.reply("220 old.test ESMTP")
+        while True:
+            line = conn.line().upper()
+            if line.startswith("EHLO"):
+                conn.send("250-old.test\r\n250 STARTTLS\r\n")
+            elif line == "STARTTLS":
+                conn.reply("220 go ahead")
+                hello = conn.sock.recv(4096)
+                if b"\x03\x03" in hello[9:11] and len(conn.server.log) < 4:
+                    return  # the first client asks for TLS 1.2+: close without a word
+                conn.start_tls(old)
+
+    res = run(fake(handler), ca_path=certs.ca_file)
+    assert code(res) in ("tls_version_too_old", "tls_handshake_failed")
+
+
+def test_max_tls_version(fake, certs):
+    server = fake(fakes.scripted_smtp(certs.good))
+    res = run(server, ca_path=certs.ca_file, max_tls_version="1.2")
+    assert res["ok"] and res["tls"]["version"] == "TLSv1.2"
+    with pytest.raises(ValueError, match="below"):
+        run(server, min_tls_version="1.3", max_tls_version="1.2")
 
 
 def test_legacy_tls_rejected(fake, certs):
     answer = ("421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client to support TLS 1.2. "
               "Visit https://aka.ms/smtp_auth_tls")
     server = fake(fakes.scripted_smtp(certs.old_only(), ehlo_tls_reply=answer))
-    res = run(server, ca_path=certs.ca_file, min_tls_version="1.0")
+    res = run(server, ca_path=certs.ca_file, min_tls_version="1.0", max_tls_version="1.1")
     assert code(res) == "legacy_tls_rejected" and res["failed_stage"] == "tls"
     assert res["tls"]["version"] in ("TLSv1", "TLSv1.1")
     assert res["reply"]["enhanced_code"] == "4.7.66"
@@ -366,7 +396,8 @@ def test_close_at_once(fake):
 
 
 @pytest.mark.parametrize("garbage", [b"\x00\x01\x02garbage\r\n", b"HTTP/1.1 400 Bad Request\r\n", b"22\r\n",
-                                     b"999 nope\r\n", b"220" + b"x" * 9000])
+                                     b"999 nope\r\n", b"220" + b"x" * 9000,
+                                     b"\x16\x03\x01\x00\xff looks like a TLS record\r\n"])
 def test_garbage_banner(fake, garbage):
     def handler(conn):
         conn.send(garbage)

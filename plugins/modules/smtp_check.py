@@ -505,7 +505,7 @@ def main():
     params = module.params
     settings = None
     auth_params = params.get("auth") or {}
-    if params.get("profile") or (auth_params.get("oauth2") and not auth_params["oauth2"].get("token_url")):
+    if params.get("profile") or auth_params.get("oauth2"):
         settings = _profile_settings(module)
     from_profile = settings if params.get("profile") else None
 

@@ -137,10 +137,18 @@ class ActionModule(ActionBase):
             if FORMATS[name] not in formats:
                 formats.append(FORMATS[name])
 
-        settings = build_settings(args["profile"], dict(args["settings"] or {}), var_prefix=prefix)
-
         # variables: known to at least one requested format; defaults per format
         given = dict(args["vars"] or {})
+        for fmt in formats:
+            if fmt.precheck:
+                cfg = dict(fmt.variables)
+                cfg.update((k, v) for k, v in given.items() if k in fmt.variables and v is not None)
+                errors = fmt.precheck(cfg, dict((k, v) for k, v in (args["settings"] or {}).items() if v not in (None, "")), var)
+                if errors:
+                    raise PlanError("; ".join("%s: %s. Fix: %s" % (var(v), p, fix) for v, p, fix in errors))
+
+        settings = build_settings(args["profile"], dict(args["settings"] or {}), var_prefix=prefix)
+
         known = set()
         for f in formats:
             known.update(f.variables)
@@ -170,7 +178,7 @@ class ActionModule(ActionBase):
             searchpath.append(tdir)
         searchpath.append(BUILTIN_TEMPLATES)
 
-        files, secret_contents, validate, services = [], {}, [], []
+        files, secret_contents, validate, services, format_warnings = [], {}, [], [], []
         seen_paths = {}
         for fmt in formats:
             cfg = dict(fmt.variables)
@@ -183,6 +191,8 @@ class ActionModule(ActionBase):
                     raise PlanError("; ".join("%s: %s. Fix: %s" % (var(v), p, fix) for v, p, fix in errors))
             if fmt.prepare:
                 cfg.update(fmt.prepare(ctx))
+            if fmt.warn:
+                format_warnings.extend(fmt.warn(ctx))
 
             for spec in fmt.files:
                 try:
@@ -210,17 +220,24 @@ class ActionModule(ActionBase):
                     "mailfleet_format": fmt.name,
                     "mailfleet_managed": MANAGED % (fmt.name, spec.template),
                 })
+                if spec.finalize is not None:
+                    content = spec.finalize(content, ctx)
                 entry["state"] = "present"
                 if spec.secret:
                     secret_contents[path] = content
                 else:
                     entry["content"] = content
                 files.append(entry)
-            validate.extend([[fill(a, cfg) for a in argv] for argv in fmt.validate])
+            for v in fmt.validate:
+                if isinstance(v, dict):
+                    validate.append(dict(v, argv=[fill(a, cfg) for a in v["argv"]]))
+                else:
+                    validate.append([fill(a, cfg) for a in v])
             services.extend(dict(s) for s in fmt.services)
 
         return {"formats": [f.name for f in formats], "files": files, "secret_contents": secret_contents,
-                "validate": validate, "services": services, "warnings": list(settings.get("warnings") or []),
+                "validate": validate, "services": services,
+                "warnings": list(settings.get("warnings") or []) + format_warnings,
                 "settings": settings}
 
     def _render(self, template, searchpath, task_vars, ours):

@@ -30,10 +30,17 @@ import grp
 import hashlib
 import os
 import pwd
+import select
 import shutil
 import stat
+import subprocess
 import tempfile
 import time
+
+try:
+    import pty
+except ImportError:  # pragma: no cover - not on Linux
+    pty = None
 
 
 class ApplyError(Exception):
@@ -323,6 +330,48 @@ def _run(run_command, argv):
     return rc, text
 
 
+def run_with_tty(argv, timeout=120):
+    """Run argv with its stderr on a pseudo-terminal; return (rc, combined output).
+
+    Postfix commands print their fatal errors to stderr only when it is a terminal (else only to the
+    mail log, which may not exist), so validators such as ``postfix check`` run this way to report why.
+    """
+    if pty is None:
+        return 127, "no pty support"
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                                env=dict(os.environ, LC_ALL="C"), close_fds=True)
+    except OSError as e:
+        os.close(master)
+        os.close(slave)
+        return 127, "%s: %s" % (argv[0], e)
+    os.close(slave)
+    chunks = []
+    deadline = time.time() + timeout
+    fds = [master, proc.stdout.fileno()]
+    while fds and time.time() < deadline:
+        ready, _w, _x = select.select(fds, [], [], 0.2)
+        for fd in ready:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                data = b""
+            if not data:
+                fds.remove(fd)
+            else:
+                chunks.append(data)
+        if proc.poll() is not None and not ready:
+            break
+    if proc.poll() is None:
+        proc.kill()
+    rc = proc.wait()
+    os.close(master)
+    proc.stdout.close()
+    text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n").strip()
+    return rc, text
+
+
 def apply_plan(files, run_command, root="/", check_mode=False, backup=False, validate=None,
                services=None, run_services=True):
     """Apply ``files`` as one unit.  Returns a result dict; raises ApplyError (already rolled back)."""
@@ -380,13 +429,18 @@ def apply_plan(files, run_command, root="/", check_mode=False, backup=False, val
     for e in post_needed:
         for argv in e.post:
             steps.append(("post step", e, argv))
-    for argv in (validate or []):
-        steps.append(("validator", None, [_expand(a, "", root) for a in argv]))
+    for v in (validate or []):
+        tty = isinstance(v, dict) and v.get("tty")
+        argv = v["argv"] if isinstance(v, dict) else v
+        steps.append(("validator", tty, [_expand(a, "", root) for a in argv]))
     for kind, e, argv in steps:
         if kind == "validator" and not live:
             result["skipped_steps"].append("validator %s (root is %s)" % (" ".join(argv), root))
             continue
-        rc, out = _run(run_command, argv)
+        if kind == "validator" and e:
+            rc, out = run_with_tty(argv)
+        else:
+            rc, out = _run(run_command, argv)
         if rc == 127 and not live:
             result["skipped_steps"].append("%s %s (not installed on this host)" % (kind, argv[0]))
             continue

@@ -98,9 +98,11 @@ options:
     description: Set by the action plugin. Content of the secret files, by path.
     type: dict
   validate:
-    description: Set by the action plugin. Validator commands (argv lists) run after writing.
+    description:
+      - Set by the action plugin. Validators run after writing - argv lists, or dicts with C(argv) and C(tty)
+        (run with stderr on a pseudo-terminal, for programs that only print errors to a terminal).
     type: list
-    elements: list
+    elements: raw
   services:
     description: Set by the action plugin. Service reload actions (name, status argv, reload argv).
     type: list
@@ -223,7 +225,7 @@ def main():
             validate_only=dict(type="bool", default=False),
             files=dict(type="list", elements="dict"),
             secret_contents=dict(type="dict", no_log=True),
-            validate=dict(type="list", elements="list"),
+            validate=dict(type="list", elements="raw"),
             services=dict(type="list", elements="dict"),
         ),
         supports_check_mode=True,

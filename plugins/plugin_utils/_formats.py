@@ -14,12 +14,16 @@ Contract of a ``Format``:
                  them in ``vars:``; unknown names are an error that names ``<var_prefix><name>``.
 ``secrets``      names of the secret values the templates may use (``secrets.password`` ...).
 ``files``        ``File`` entries (below), rendered in order.
+``precheck``     optional ``precheck(cfg, overrides, var)`` run before the settings are built, for errors that
+                 the format explains better than the settings model (same tuples as ``check``).
 ``check``        optional ``check(ctx)`` returning a list of ``(variable, problem, fix)`` tuples: input
                  errors found before rendering (``variable`` is the unprefixed name; the prefix is added).
 ``prepare``      optional ``prepare(ctx)`` returning a dict merged into ``cfg`` (computed values for the
                  templates, e.g. the upstream host:port of a mode), so templates stay simple.
-``validate``     argv lists run on the target after all files are written (``{root}`` is replaced).
+``validate``     argv lists (or ``{"argv": [...], "tty": True}`` for programs that print errors only to a
+                 terminal) run on the target after all files are written (``{root}`` is replaced).
                  A non-zero exit restores every file of the call.  Skipped when ``root`` is not ``/``.
+``warn``         optional ``warn(ctx)`` returning warning texts shown to the user (after ``prepare``).
 ``services``     dicts ``{"name", "status": argv, "reload": argv}``: reloaded (never restarted) after a
                  change when ``status`` succeeds and the module's ``reload`` option is true.
 
@@ -37,6 +41,7 @@ Contract of a ``Format``:
                  directory, ``{root}`` = the root option), e.g. ``postmap -c {destdir} hash:{dest}``.
 ``creates``      outputs of ``post``; when one is missing, ``post`` runs even if the file is unchanged.
 ``remove_with``  paths removed together with the file (e.g. the ``.db`` of a map).
+``finalize``     optional ``finalize(content, ctx) -> content`` applied to the rendered text (rarely needed).
 
 ``ctx`` is a dict: ``settings`` (validated settings), ``cfg`` (variables after defaults), ``formats`` (names of
 all formats of the call), ``secrets_given``
@@ -54,7 +59,7 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 class File(object):
     def __init__(self, template, path, mode="0644", owner="root", group="root", secret=False, when=None,
-                 post=None, creates=None, remove_with=None):
+                 post=None, creates=None, remove_with=None, finalize=None):
         self.template = template
         self.path = path
         self.mode = mode
@@ -65,11 +70,12 @@ class File(object):
         self.post = post or []
         self.creates = creates or []
         self.remove_with = remove_with or []
+        self.finalize = finalize
 
 
 class Format(object):
     def __init__(self, name, description, files, variables=None, secrets=(), check=None, prepare=None,
-                 validate=None, services=None):
+                 validate=None, services=None, warn=None, precheck=None):
         self.name = name
         self.description = description
         self.files = files
@@ -79,6 +85,8 @@ class Format(object):
         self.prepare = prepare
         self.validate = validate or []
         self.services = services or []
+        self.warn = warn
+        self.precheck = precheck
 
 
 def fill(text, values, keep=("dest", "destdir", "root")):
@@ -178,6 +186,14 @@ def _relay_check(ctx, allowed_modes=POSTFIX_MODES):
     return errors
 
 
+def _relay_precheck(cfg, overrides, var):
+    mode = cfg.get("mode")
+    if mode in ("connector", "direct_send") and not overrides.get("mx_host"):
+        return [("mx_host", "required for mode %s (the tenant's MX host, e.g. contoso-com.mail.protection.outlook.com)" % mode,
+                 "set %s to the host of your domain's MX record (it is not derived from a pattern)" % var("mx_host"))]
+    return []
+
+
 def _relay_upstream(ctx):
     s, cfg = ctx["settings"], ctx["cfg"]
     mode = cfg["mode"]
@@ -205,8 +221,41 @@ def _postfix_prepare(ctx):
     return out
 
 
+def _last_wins(content, ctx):
+    """main.cf: a parameter given in extra_settings replaces the role's own line (no duplicate entries)."""
+    extra = ctx["cfg"].get("extra_settings") or {}
+    if not extra:
+        return content
+    lines = content.splitlines(True)
+    last = {}
+    for i, line in enumerate(lines):
+        m = re.match(r"^([a-z0-9_]+)\s*=", line)
+        if m:
+            last[m.group(1)] = i
+    keep = []
+    for i, line in enumerate(lines):
+        m = re.match(r"^([a-z0-9_]+)\s*=", line)
+        if m and m.group(1) in extra and last[m.group(1)] != i:
+            continue
+        keep.append(line)
+    return "".join(keep)
+
+
 def _postfix_rewrite(ctx):
     return bool(ctx["cfg"].get("rewrite_to")) and _is_true(ctx["cfg"].get("rewrite_sender"))
+
+
+def _relay_warn(ctx):
+    cfg, var = ctx["cfg"], ctx["var"]
+    out = []
+    if cfg.get("mode") == "direct_send":
+        out.append("%s=direct_send: Microsoft 365 accepts only recipients in your own tenant's domains this way "
+                   "(external recipients get 550 5.7.64 TenantAttribution; Relay Access Denied), the tenant may block "
+                   "direct send (550 5.7.68), and messages are not authenticated. Use %s=connector or submission "
+                   "for external recipients." % (var("mode"), var("mode")))
+    if cfg.get("tls_security_level") == "encrypt":
+        out.append("%s=encrypt: the upstream's certificate is not verified; use secure." % var("tls_security_level"))
+    return out
 
 
 POSTFIX_RELAY = Format(
@@ -237,10 +286,12 @@ POSTFIX_RELAY = Format(
         "secret_dir": "/etc/mailfleet/relay",
     },
     secrets=("password", "client_secret"),
+    precheck=_relay_precheck,
     check=_relay_check,
     prepare=_postfix_prepare,
+    warn=_relay_warn,
     files=[
-        File("postfix_relay/main.cf.j2", "{postfix_dir}/main.cf", mode="0644"),
+        File("postfix_relay/main.cf.j2", "{postfix_dir}/main.cf", mode="0644", finalize=_last_wins),
         File("postfix_relay/sasl_passwd.j2", "{postfix_dir}/sasl_passwd", mode="0600", secret=True,
              when=lambda ctx: ctx["cfg"]["auth"] != "none",
              post=[["postmap", "-c", "{destdir}", "{map_type}:{dest}"]], creates=["{dest}.{map_ext}"], remove_with=["{dest}.{map_ext}"]),
@@ -253,7 +304,8 @@ POSTFIX_RELAY = Format(
         File("postfix_relay/recipient_canonical.j2", "{postfix_dir}/recipient_canonical", mode="0644",
              when=lambda ctx: bool(ctx["cfg"].get("forward_local_to"))),
     ],
-    validate=[["postfix", "check"]],
+    # postfix prints its fatal errors only to a terminal: run the check with a pty to report them
+    validate=[{"argv": ["postfix", "check"], "tty": True}],
     services=[{"name": "postfix", "status": ["postfix", "status"], "reload": ["postfix", "reload"]}],
 )
 

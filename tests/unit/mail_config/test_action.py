@@ -156,3 +156,23 @@ def test_validate_only_touches_nothing(run_playbook, tmp_path):
     r = run_playbook(play(task(root, validate_only=True))).assert_ok().result(task="apply")
     assert r["changed"] is False and "/etc/postfix/main.cf" in [f["path"] for f in r["files"]]
     assert not root.exists()
+
+
+def test_extra_settings_replace_the_roles_own_lines(run_playbook, tmp_path):
+    root = tmp_path / "root"
+    run_playbook(play(task(root, vars={"extra_settings": {"smtp_destination_rate_delay": "7s",
+                                                           "smtp_helo_name": "relay.contoso.test"}}))).assert_ok()
+    main = (root / "etc/postfix/main.cf").read_text()
+    assert main.count("smtp_destination_rate_delay =") == 1 and "smtp_destination_rate_delay = 7s" in main
+    assert "smtp_helo_name = relay.contoso.test" in main
+
+
+def test_direct_send_warns_about_internal_recipients_only(run_playbook, tmp_path):
+    root = tmp_path / "root"
+    t = task(root, settings={"auth_method": "none", "mx_host": "contoso-com.mail.protection.outlook.com",
+                             "sender": "alerts@contoso.com"}, secrets={}, vars={"mode": "direct_send"})
+    r = run_playbook(play(t)).assert_ok().result(task="apply")
+    assert any("relay_mode=direct_send" in w and "550 5.7.64" in w for w in r["settings_warnings"])
+    main = (root / "etc/postfix/main.cf").read_text()
+    assert "relayhost = [contoso-com.mail.protection.outlook.com]:25" in main
+    assert "smtp_sasl_auth_enable = no" in main and not (root / "etc/postfix/sasl_passwd").exists()

@@ -217,3 +217,13 @@ def test_symlink_target_is_written(tmp_path):
 def test_duplicate_path_is_an_error(tmp_path):
     with pytest.raises(ApplyError):
         apply_plan([f(tmp_path / "a", "1\n"), f(tmp_path / "a", "2\n")], run)
+
+
+def test_tty_validator_reports_what_a_program_prints_only_to_a_terminal(tmp_path):
+    a = tmp_path / "a"
+    a.write_text("old\n")
+    script = 'if [ -t 2 ]; then echo "fatal: bad numerical configuration: x_limit = abc" >&2; fi; exit 1'
+    with pytest.raises(ApplyError) as e:
+        apply_plan([f(a, "new\n")], run, validate=[{"argv": ["sh", "-c", script], "tty": True}])
+    assert "bad numerical configuration: x_limit = abc" in e.value.msg
+    assert a.read_text() == "old\n"

@@ -50,6 +50,7 @@ def _mailbox(password=None, **switches):
         "security_defaults": False,
         "basic_auth_disabled": False,
         "basic_auth_removed": False,
+        "blocked_sender": False,
     }
     box.update(switches)
     return box
@@ -119,7 +120,8 @@ def default_config():
             "device_auto_approve": None,    # a mailbox: device codes are signed in at once (demos, CI)
             "refresh_token_lifetime": 86400,
         },
-        "rate_limit": {"messages": 30, "window_seconds": 60},
+        "rate_limit": {"messages": 30, "window_seconds": 60, "recipients_per_day": 10000},
+        "blocked_client_ips": [],   # MAIL FROM from these client IPs: 550 5.7.708 (submission and connector)
         "connector": {
             "client_ips": ["127.0.0.1"],
             "cert_names": ["relay.contoso.test"],

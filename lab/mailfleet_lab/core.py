@@ -40,6 +40,10 @@ ANSWERS = {
                        "Failed to process message due to a permanent exception with message "
                        "[BeginDiagnosticData]Cannot submit message. [EndDiagnosticData] [{host}]"),
     "send_as_denied_mail": "550 5.7.60 SMTP; Client does not have permissions to send as this sender [{host}]",
+    "ip_blocked": "550 5.7.708 Access denied, traffic not accepted from this IP [{host}]",
+    "bad_outbound_sender": "550 5.1.8 Access denied, bad outbound sender [{host}]",
+    "quota_exceeded": ("554 5.2.2 Submission quota exceeded; "
+                       "STOREDRV.Submission.Exception:SubmissionQuotaExceededException [{host}]"),
     "rate_limited": "451 4.7.500 Server busy. Please try again later from [{ip}]. (S77719) [{host}]",
     "relay_denied": "550 5.7.64 TenantAttribution; Relay Access Denied [{host}]",
     "direct_send_rejected": ("550 5.7.68 TenantInboundAttribution; Direct Send not allowed for this organization "
@@ -83,6 +87,7 @@ class Lab:
             os.makedirs(directory, exist_ok=True)
         self.started = time.time()
         self.sent = collections.defaultdict(collections.deque)
+        self.recipients = collections.defaultdict(collections.deque)
         self.signing_key = self._load_signing_key()
         self.device_codes = {}
         self.refresh_tokens = {}
@@ -233,9 +238,25 @@ class Lab:
             sent.popleft()
         return len(sent) >= count
 
-    def count_sent(self, user):
+    def count_sent(self, user, recipients=1):
         if user:
-            self.sent[user].append(time.monotonic())
+            now = time.monotonic()
+            self.sent[user].append(now)
+            self.recipients[user].extend([now] * recipients)
+
+    def over_recipient_quota(self, user, extra=1):
+        """True if ``extra`` more recipients would pass ``rate_limit.recipients_per_day`` (a 24 h window)."""
+        limit = int((self.config.get("rate_limit") or {}).get("recipients_per_day", 0))
+        if limit <= 0:
+            return False
+        sent = self.recipients[user]
+        now = time.monotonic()
+        while sent and sent[0] <= now - 86400:
+            sent.popleft()
+        return len(sent) + extra > limit
+
+    def ip_blocked(self, ip):
+        return ip in (self.config.get("blocked_client_ips") or [])
 
     # ----- store ---------------------------------------------------------------------------------------------------
     def store(self, record):
@@ -258,3 +279,4 @@ class Lab:
         fd = os.open(self.config["store_path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.close(fd)
         self.sent.clear()
+        self.recipients.clear()

@@ -202,6 +202,10 @@ class LabSMTP(SMTP):
         await super().smtp_AUTH(arg)
 
     async def smtp_MAIL(self, arg):  # pylint: disable=invalid-name
+        if self.session.host_name and self.lab.ip_blocked(self.peer_ip()):
+            LOG.info("%s %s: client IP blocked -> 550 5.7.708", self.endpoint, self.peer_ip())
+            await self.push(self.lab.answer("ip_blocked"))
+            return
         if self.session.host_name:
             if self.mode == "submission":
                 if self.tls_version() is None or not self.session.authenticated:
@@ -209,6 +213,10 @@ class LabSMTP(SMTP):
                     await self.push(self.lab.answer("not_authenticated"))
                     return
                 user = self.session.auth_data.user
+                if (self.lab.account(user) or {}).get("blocked_sender"):
+                    LOG.info("%s %s: %s is a blocked sender -> 550 5.1.8", self.endpoint, self.peer_ip(), user)
+                    await self.push(self.lab.answer("bad_outbound_sender"))
+                    return
                 sender = self._getaddr(self._strip_command_keyword("FROM:", arg or "") or "")[0]
                 if self.lab.tenant().get("send_as_check") == "mail" and sender and not self.lab.may_send_as(user, sender):
                     LOG.info("%s %s: %s may not send as %s -> 550 5.7.60", self.endpoint, self.peer_ip(), user, sender)
@@ -273,6 +281,11 @@ class LabSMTP(SMTP):
         return None
 
     async def lab_rcpt(self, address, rcpt_options):
+        if self.mode == "submission" and self.session.authenticated:
+            user = self.session.auth_data.user
+            if self.lab.over_recipient_quota(user, len(self.envelope.rcpt_tos) + 1):
+                LOG.info("%s %s: %s over the recipient quota -> 554 5.2.2", self.endpoint, self.peer_ip(), user)
+                return self.lab.answer("quota_exceeded")
         if self.mode == "connector":
             domain = address.rpartition("@")[2].lower()
             if self._relay_via() is None:
@@ -316,7 +329,7 @@ class LabSMTP(SMTP):
                     LOG.info("%s %s: %s may not send as %s -> 554 5.2.252", self.endpoint, self.peer_ip(),
                              identity.user, address)
                     return self.lab.answer("send_as_denied", login=identity.user, address=address)
-            self.lab.count_sent(identity.user)
+            self.lab.count_sent(identity.user, len(self.envelope.rcpt_tos))
         else:
             via = self._relay_via()
             record["relay_via"] = via or "direct_send"

@@ -284,3 +284,28 @@ def test_send_as_checked_at_mail_from(lab_factory):
         with pytest.raises(smtplib.SMTPDataError) as raised:
             client.sendmail("alice@contoso.test", ["x@example.org"], message("bob@contoso.test", "header-check"))
         assert raised.value.smtp_code == 554
+
+
+def test_blocked_ip_blocked_sender_and_recipient_quota(lab_factory):
+    lab = lab_factory({"blocked_client_ips": ["127.0.0.3"], "rate_limit": {"recipients_per_day": 3},
+                       "accounts": {"bob@contoso.test": {"blocked_sender": True}}})
+    client = smtplib.SMTP(lab.host, lab.ports["submission"], timeout=10, source_address=("127.0.0.3", 0))
+    try:
+        client.starttls(context=lab.ssl_context())
+        client.ehlo()
+        client.login("alice@contoso.test", "alice-lab-password")
+        assert reply(*client.docmd("MAIL", "FROM:<alice@contoso.test>")).startswith(
+            "550 5.7.708 Access denied, traffic not accepted from this IP")
+    finally:
+        client.close()
+    with lab.smtp() as client:
+        client.login("bob@contoso.test", "bob-lab-password")
+        assert reply(*client.docmd("MAIL", "FROM:<bob@contoso.test>")).startswith(
+            "550 5.1.8 Access denied, bad outbound sender")
+    with lab.smtp() as client:
+        client.login("alice@contoso.test", "alice-lab-password")
+        client.sendmail("alice@contoso.test", ["a@example.org", "b@example.org"], message("alice@contoso.test", "q1"))
+        client.mail("alice@contoso.test")
+        assert client.rcpt("c@example.org")[0] == 250
+        code, text = client.rcpt("d@example.org")
+        assert reply(code, text).startswith("554 5.2.2 Submission quota exceeded")

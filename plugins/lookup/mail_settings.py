@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: mail_settings
-author: mailfleet engineers
+author: mailfleet engineers (@mailfleet)
 version_added: 0.1.0
 short_description: Validated Microsoft 365 / Outlook mail settings for a profile, with per-host overrides
 description:
@@ -96,7 +96,8 @@ notes:
 seealso:
   - name: Microsoft 365 SMTP settings
     description: How to set up a multifunction device or application to send email using Microsoft 365.
-    link: https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/how-to-set-up-a-multifunction-device-or-application-to-send-email-using-microsoft-365-or-office-365
+    link: >-
+      https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/how-to-set-up-a-multifunction-device-or-application-to-send-email-using-microsoft-365-or-office-365
 """
 
 EXAMPLES = r"""

@@ -28,7 +28,7 @@ export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 
 # Order matters: `make test` runs these one after the other and stops at the first failure.
-TEST_STEPS := deps venv collection unit changelog-lint integration
+TEST_STEPS := deps venv collection unit docs-check changelog-lint lint sanity build integration
 
 .PHONY: help test deps venv collection unit sanity lint integration docs-check changelog-lint \
         build demo clean distclean
@@ -79,7 +79,7 @@ lint: venv collection ## ansible-lint --profile production over roles/ and playb
 	@bash scripts/lint.sh
 
 docs-check: venv collection ## ansible-doc prints every plugin and role of the collection
-	@bash scripts/docs-check.sh $(COLLECTIONS)
+	@python scripts/docs_check.py $(COLLECTIONS)
 
 changelog-lint: venv ## antsibull-changelog lint
 	antsibull-changelog lint

@@ -58,9 +58,12 @@ attributes:
   diff_mode:
     support: none
   platform:
+    support: full
     platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 author:
-  - mailfleet engineers
+  - mailfleet engineers (@mailfleet)
 seealso:
   - module: mailfleet.outlook.smtp_check
 """

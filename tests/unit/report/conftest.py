@@ -37,7 +37,7 @@ def endpoint(name, ok, code, host="smtp.lab.test", port=10587, security="starttl
         "stage": stage, "failed_stage": failed_stage,
         "diagnosis": {"code": code, "message": message or ("reachable" if ok else code), "hint": hint},
         "warnings": warnings or [], "timings_ms": timings or {"dns": 1, "connect": 2, "banner": 5, "ehlo": 1,
-                                                             "starttls": 1, "tls": 8, "total": 18},
+                                                              "starttls": 1, "tls": 8, "total": 18},
         "banner": "220 lab ESMTP", "extensions": ["STARTTLS"], "auth_mechanisms": ["LOGIN", "XOAUTH2"],
         "tls": tls, "reply": {"code": None, "enhanced_code": None, "text": None},
     }

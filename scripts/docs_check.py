@@ -22,7 +22,7 @@ FILE_PLUGINS = {
     "shell": "shell", "cliconf": "cliconf", "httpapi": "httpapi", "netconf": "netconf",
 }
 # Directories without ansible-doc pages of their own (action plugins are documented by their module).
-NO_DOCS = {"action", "module_utils", "doc_fragments", "plugin_utils", "__pycache__"}
+NO_DOCS = {"action", "module_utils", "doc_fragments", "plugin_utils", "templates", "__pycache__"}
 # plugins/<dir> -> type for files holding several plugins (documented in <name>.yml beside them).
 MULTI_PLUGINS = {"filter": "filter", "test": "test"}
 

@@ -16,7 +16,7 @@ description:
     with the collection's settings model, before any host is touched.
   - Every error names the account (C(client_accounts[1] (user bob))), the variable, the bad value and the fix.
   - Returns the accounts without their passwords, with the validated settings, the login, percent-encoded URLs,
-    Thunderbird and Evolution enums and stable UUIDs (uuid5: re-runs never change them), plus one entry per
+    Thunderbird and Evolution enums and stable UUIDs (uuid5; re-runs never change them), plus one entry per
     published domain.
 options:
   _input:

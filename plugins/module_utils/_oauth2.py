@@ -87,7 +87,7 @@ def _error_from_body(status, body, secrets):
         return OAuth2Error(_scrub("The token endpoint answered HTTP %s without an OAuth2 error body: %r"
                                   % (status, snippet), secrets), status=status)
     error = str(data.get("error") or "unknown_error")
-    description = str(data.get("error_description") or "").split("\r\n")[0].strip()
+    description = str(data.get("error_description") or "").split("\r\n", 1)[0].strip()
     codes = data.get("error_codes") or []
     match = _AADSTS_RE.search(description)
     aadsts = match.group(1) if match else ("AADSTS%s" % codes[0] if codes else None)

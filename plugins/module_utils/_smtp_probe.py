@@ -596,7 +596,7 @@ def normalize_options(options):
     opts = dict(DEFAULTS)
     opts.update(dict((k, v) for k, v in (options or {}).items() if v is not None))
     opts["timeout"] = float(opts["timeout"])
-    if not opts["timeout"] > 0:
+    if not opts["timeout"] > 0:  # pylint: disable=unnecessary-negation  # "not >" also rejects NaN
         raise ValueError("timeout must be a positive number of seconds, got %r" % (options.get("timeout"),))
     if opts["min_tls_version"] not in TLS_VERSIONS:
         raise ValueError("min_tls_version must be one of %s, got %r" % (", ".join(TLS_VERSIONS), opts["min_tls_version"]))
@@ -1015,7 +1015,7 @@ class EndpointProbe:
             raw = channel.handshake_raw
             if implicit and _looks_like_text(raw):
                 if raw[:3].isdigit():
-                    self.result["banner"] = _clip(_printable(raw.split(b"\n")[0].rstrip(b"\r"), 500))
+                    self.result["banner"] = _clip(_printable(raw.split(b"\n", 1)[0].rstrip(b"\r"), 500))
                 raise ProbeError("tls_on_plain_port", "The server answered the TLS ClientHello with text: %r."
                                  % _printable(raw, 80))
             if implicit and reason in _NOT_TLS_REASONS:
@@ -1027,7 +1027,7 @@ class EndpointProbe:
         except _Closed as err:
             raw = channel.handshake_raw
             if implicit and _looks_like_text(raw):
-                self.result["banner"] = _clip(_printable(raw.split(b"\n")[0].rstrip(b"\r"), 500))
+                self.result["banner"] = _clip(_printable(raw.split(b"\n", 1)[0].rstrip(b"\r"), 500))
                 raise ProbeError("tls_on_plain_port", "The server answered the TLS ClientHello with text: %r."
                                  % _printable(raw, 80))
             self._version_verdict("The server closed the connection during the TLS handshake.")

@@ -26,7 +26,7 @@ description:
     are internal.
 version_added: 0.1.0
 author:
-  - mailfleet.outlook contributors
+  - mailfleet engineers (@mailfleet)
 options:
   format:
     description:
@@ -109,6 +109,7 @@ options:
     elements: dict
 attributes:
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
   check_mode:
     support: full
@@ -118,7 +119,10 @@ attributes:
   platform:
     platforms: posix
   safe_file_operations:
+    description: Uses Ansible's strict file operation functions to ensure proper permissions and avoid data corruption.
     support: full
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 notes:
   - Templates are looked up first in O(template_dir), then in the collection's C(plugins/templates/) directory.
 seealso:

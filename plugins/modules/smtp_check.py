@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: smtp_check
-author: mailfleet engineers
+author: mailfleet engineers (@mailfleet)
 version_added: 0.1.0
 short_description: Probe SMTP (and IMAP/POP) endpoints from the target and say precisely why one fails
 description:
@@ -198,6 +198,10 @@ attributes:
     details: The probe changes nothing; only O(send) is skipped in check mode.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 notes:
   - Heuristics. On a plain/STARTTLS endpoint the probe waits for the greeting's first byte for half of the remaining
     time; if none comes, it tries a TLS handshake on a second connection. Success means C(plain_on_tls_port),
@@ -439,7 +443,7 @@ def argument_spec():
                 tenant=dict(type="str"),
                 client_id=dict(type="str", required=True),
                 client_secret=dict(type="str", required=True, no_log=True),
-                token_url=dict(type="str"),
+                token_url=dict(type="str", no_log=False),
                 scope=dict(type="str"),
                 ca_path=dict(type="path"),
             )),

@@ -438,7 +438,7 @@ def test_connect_timeout_full_backlog():
     listener.listen(0)
     port = listener.getsockname()[1]
     fillers = []
-    for _ in range(4):
+    for _i in range(4):
         filler = socket.socket()
         filler.settimeout(0.3)
         try:
@@ -483,7 +483,7 @@ def test_network_unreachable_in_an_empty_netns():
     )
     env_path = ":".join(p for p in sys.path if p)
     proc = subprocess.run(["unshare", "-n", sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=30, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"})
+                          timeout=30, check=False, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"})
     if proc.returncode != 0 and "unshare" in proc.stderr:
         pytest.skip("cannot create a network namespace: %s" % proc.stderr.strip())
     import json
@@ -533,7 +533,7 @@ def test_imap_against_smtp_port(fake, certs):
 
 def test_concurrent_probes_cost_the_max_not_the_sum(fake, certs):
     good = fake(fakes.scripted_smtp(certs.good))
-    pits = [fake(fakes.tarpit) for _ in range(4)]
+    pits = [fake(fakes.tarpit) for _i in range(4)]
     eps = [{"name": "good", "host": "127.0.0.1", "port": good.port}] + [
         {"name": "pit%d" % i, "host": "127.0.0.1", "port": pit.port} for i, pit in enumerate(pits)]
     start = time.monotonic()

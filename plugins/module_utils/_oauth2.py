@@ -1,11 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) mailfleet engineers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A small OAuth2 client for Microsoft Entra ID (and the lab's token endpoint): client credentials.
+"""A small OAuth2 client for Microsoft Entra ID (and the lab's token endpoint).
 
 ``fetch_token(token_url, client_id, client_secret, scope, ca_file=None, timeout=10)`` POSTs
 ``grant_type=client_credentials`` (facts section 3) with the standard library's ``urllib`` and
 returns ``{"access_token", "expires_in", "token_type", "expires_at"}``.
+
+Delegated tokens (a person signs in once; used by the client role's token command for msmtp/neomutt):
+``request_device_code(device_code_url, client_id, scope)`` starts the device-code flow (RFC 8628),
+``poll_device_code(token_url, client_id, device_code, interval, expires_in)`` waits for the sign-in,
+``refresh_access_token(token_url, client_id, refresh_token, scope)`` redeems a refresh token. Their
+token dicts also carry ``refresh_token`` (when the server sent one) and ``scope``.
 
 Errors raise ``OAuth2Error`` whose text names the AADSTS code and what it means (``AADSTS_CODES``),
 the HTTP status and the OAuth2 ``error``; the client secret never appears in any message (it is
@@ -51,7 +57,12 @@ AADSTS_CODES = {
     "AADSTS53003": "Blocked by a Conditional Access policy.",
     "AADSTS7000112": "The application is disabled.",
     "AADSTS700082": "The refresh token has expired due to inactivity: sign in again.",
+    "AADSTS70016": "The sign-in is still pending: the user has not entered the code yet.",
+    "AADSTS70000": "The grant is invalid or was declined: sign in again.",
+    "AADSTS50173": "The refresh token is no longer valid (password changed or session revoked): sign in again.",
 }
+
+GRANT_DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 
 _AADSTS_RE = re.compile(r"\b(AADSTS\d{5,8})\b")
 
@@ -100,31 +111,21 @@ def _error_from_body(status, body, secrets):
     return OAuth2Error(_scrub(". ".join(parts), secrets), aadsts=aadsts, error=error, status=status)
 
 
-def fetch_token(token_url, client_id, client_secret, scope, ca_file=None, timeout=10.0, validate_certs=True):
-    """Client-credentials grant; returns the token dict or raises OAuth2Error (secret-free)."""
-    secrets = [client_secret]
-    if not token_url:
-        raise OAuth2Error("No token URL: give auth.oauth2.token_url or a profile and a tenant.")
-    parsed = urlparse(token_url)
+def _post_form(url, fields, secrets, ca_file=None, timeout=10.0, validate_certs=True, what="token"):
+    """POST ``fields`` form-encoded to ``url``; returns (status, JSON dict) or raises OAuth2Error (secret-free)."""
+    if not url:
+        raise OAuth2Error("No %s URL: give auth.oauth2.token_url or a profile and a tenant." % what)
+    parsed = urlparse(url)
     if parsed.scheme != "https":
-        raise OAuth2Error("The token URL must use https, got %r." % _scrub(token_url, secrets))
-    for name, value in (("client_id", client_id), ("client_secret", client_secret), ("scope", scope)):
-        if not value:
-            raise OAuth2Error("Token request needs %s." % name)
-    body = urlencode({
-        "client_id": client_id,
-        "client_secret": client_secret,
-        "scope": scope,
-        "grant_type": "client_credentials",
-    }).encode("ascii")
+        raise OAuth2Error("The %s URL must use https, got %r." % (what, _scrub(url, secrets)))
+    body = urlencode(fields).encode("ascii")
     context = ssl.create_default_context(cafile=ca_file) if validate_certs else ssl._create_unverified_context()
     opener = build_opener(HTTPSHandler(context=context))
-    request = Request(token_url, data=body, method="POST", headers={
+    request = Request(url, data=body, method="POST", headers={
         "Content-Type": "application/x-www-form-urlencoded",
         "Accept": "application/json",
         "User-Agent": "mailfleet.outlook",
     })
-    started = time.time()
     try:
         response = opener.open(request, timeout=timeout)
         status = response.getcode()
@@ -143,25 +144,124 @@ def fetch_token(token_url, client_id, client_secret, scope, ca_file=None, timeou
             text = "no answer within %gs" % timeout
         else:
             text = str(reason)
-        raise OAuth2Error(_scrub("Cannot reach the token endpoint %s://%s: %s" % (parsed.scheme, parsed.netloc, text),
+        raise OAuth2Error(_scrub("Cannot reach the %s endpoint %s://%s: %s" % (what, parsed.scheme, parsed.netloc, text),
                                  secrets))
     except socket.timeout:
-        raise OAuth2Error("Cannot reach the token endpoint %s: no answer within %gs" % (parsed.netloc, timeout))
+        raise OAuth2Error("Cannot reach the %s endpoint %s: no answer within %gs" % (what, parsed.netloc, timeout))
     except (OSError, ValueError) as err:
-        raise OAuth2Error(_scrub("Token request to %s failed: %s" % (parsed.netloc, err), secrets))
+        raise OAuth2Error(_scrub("%s request to %s failed: %s" % (what[0].upper() + what[1:], parsed.netloc, err),
+                                 secrets))
     try:
         data = json.loads(payload.decode("utf-8"))
     except ValueError:
-        raise OAuth2Error("The token endpoint answered HTTP %s with a body that is not JSON." % status)
-    if not isinstance(data, dict) or not data.get("access_token"):
+        raise OAuth2Error("The %s endpoint answered HTTP %s with a body that is not JSON." % (what, status))
+    if not isinstance(data, dict):
         raise _error_from_body(status, payload, secrets)
+    return status, data
+
+
+def _token(status, data, started, secrets):
+    """The token dict of a successful token answer (``refresh_token`` and ``scope`` only when sent)."""
+    if not data.get("access_token"):
+        raise _error_from_body(status, json.dumps(data).encode("utf-8"), secrets)
     try:
         expires_in = int(data.get("expires_in") or 0)
     except (TypeError, ValueError):
         expires_in = 0
-    return {
+    token = {
         "access_token": data["access_token"],
         "token_type": data.get("token_type", "Bearer"),
         "expires_in": expires_in,
         "expires_at": int(started + expires_in) if expires_in else None,
     }
+    for key in ("refresh_token", "scope"):
+        if data.get(key):
+            token[key] = data[key]
+    return token
+
+
+def fetch_token(token_url, client_id, client_secret, scope, ca_file=None, timeout=10.0, validate_certs=True):
+    """Client-credentials grant; returns the token dict or raises OAuth2Error (secret-free)."""
+    secrets = [client_secret]
+    if not token_url:
+        raise OAuth2Error("No token URL: give auth.oauth2.token_url or a profile and a tenant.")
+    if urlparse(token_url).scheme != "https":
+        raise OAuth2Error("The token URL must use https, got %r." % _scrub(token_url, secrets))
+    for name, value in (("client_id", client_id), ("client_secret", client_secret), ("scope", scope)):
+        if not value:
+            raise OAuth2Error("Token request needs %s." % name)
+    started = time.time()
+    status, data = _post_form(token_url, {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "scope": scope,
+        "grant_type": "client_credentials",
+    }, secrets, ca_file=ca_file, timeout=timeout, validate_certs=validate_certs)
+    return _token(status, data, started, secrets)
+
+
+def request_device_code(device_code_url, client_id, scope, ca_file=None, timeout=10.0, validate_certs=True):
+    """Start the device-code flow; returns ``device_code``, ``user_code``, ``verification_uri``,
+    ``expires_in``, ``interval`` and ``message`` (what to tell the person)."""
+    for name, value in (("client_id", client_id), ("scope", scope)):
+        if not value:
+            raise OAuth2Error("Device code request needs %s." % name)
+    status, data = _post_form(device_code_url, {"client_id": client_id, "scope": scope}, [],
+                              ca_file=ca_file, timeout=timeout, validate_certs=validate_certs, what="device code")
+    for key in ("device_code", "user_code", "verification_uri"):
+        if not data.get(key):
+            raise OAuth2Error("The device code endpoint answered HTTP %s without %s." % (status, key))
+    try:
+        interval = max(1, int(data.get("interval") or 5))
+        expires_in = int(data.get("expires_in") or 900)
+    except (TypeError, ValueError):
+        interval, expires_in = 5, 900
+    return {"device_code": data["device_code"], "user_code": data["user_code"],
+            "verification_uri": data["verification_uri"], "expires_in": expires_in, "interval": interval,
+            "message": data.get("message") or "Open %s and enter the code %s to sign in."
+            % (data["verification_uri"], data["user_code"])}
+
+
+def poll_device_code(token_url, client_id, device_code, interval=5, expires_in=900, ca_file=None, timeout=10.0,
+                     validate_certs=True, sleep=time.sleep, clock=time.time):
+    """Poll the token endpoint until the person signed in (RFC 8628 section 3.4-3.5); returns the token dict
+    (with ``refresh_token`` when ``offline_access`` was asked for) or raises OAuth2Error."""
+    secrets = [device_code]
+    deadline = clock() + expires_in
+    while True:
+        started = time.time()
+        try:
+            status, data = _post_form(token_url, {
+                "grant_type": GRANT_DEVICE_CODE, "client_id": client_id, "device_code": device_code,
+            }, secrets, ca_file=ca_file, timeout=timeout, validate_certs=validate_certs)
+            return _token(status, data, started, secrets)
+        except OAuth2Error as err:
+            if err.error == "slow_down":
+                interval += 5
+            elif err.error == "authorization_declined":
+                raise OAuth2Error("The sign-in was declined by the user (HTTP %s, authorization_declined)." % err.status,
+                                  aadsts=err.aadsts, error=err.error, status=err.status)
+            elif err.error == "expired_token":
+                raise OAuth2Error("The device code expired before the sign-in was completed: start again (HTTP %s, "
+                                  "expired_token)." % err.status, aadsts=err.aadsts, error=err.error, status=err.status)
+            elif err.error != "authorization_pending":
+                raise
+        if clock() + interval > deadline:
+            raise OAuth2Error("The device code expired before the sign-in was completed (%ds): start again."
+                              % expires_in, error="expired_token")
+        sleep(interval)
+
+
+def refresh_access_token(token_url, client_id, refresh_token, scope, ca_file=None, timeout=10.0, validate_certs=True):
+    """Redeem a refresh token; returns the token dict (Microsoft usually sends a new refresh token: keep it)."""
+    secrets = [refresh_token]
+    for name, value in (("client_id", client_id), ("refresh_token", refresh_token)):
+        if not value:
+            raise OAuth2Error("Refresh request needs %s." % name)
+    fields = {"grant_type": "refresh_token", "client_id": client_id, "refresh_token": refresh_token}
+    if scope:
+        fields["scope"] = scope
+    started = time.time()
+    status, data = _post_form(token_url, fields, secrets, ca_file=ca_file, timeout=timeout,
+                              validate_certs=validate_certs)
+    return _token(status, data, started, secrets)

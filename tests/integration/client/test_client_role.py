@@ -141,3 +141,141 @@ def test_check_and_diff_mode_are_exact_and_redact_secrets(run_playbook, lab_sett
     apple_check = task_result(check, "Publish the Apple configuration profile of each account")["results"][0]
     # the display name is in the Apple profile (EmailAccountName): exactly that published file would change
     assert apple_check["changed_files"] == [str(tmp_path / "www/contoso.test/apple/alice@contoso.test.mobileconfig")]
+
+
+PUBLIC_CLIENT = "22222222-2222-4222-8222-222222222222"  # the lab's public client (device-code flow)
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory test users can read (pytest's tmp dirs are 0700): the token command goes there."""
+    path = "/tmp/mfc-bin-%s" % uuid.uuid4().hex[:8]
+    os.makedirs(path)
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_oauth2_device_code_then_msmtp_sends_with_xoauth2(run_playbook, lab_factory, unix_users, shared_dir, tmp_path):
+    lab = lab_factory({"token": {"device_auto_approve": "alice@contoso.test", "device_code_interval": 1}})
+    ca = os.path.join(shared_dir, "ca.pem")
+    shutil.copyfile(lab.ca_file, ca)
+    os.chmod(ca, 0o644)
+    (alice,) = unix_users(1)
+    command = os.path.join(shared_dir, "mailfleet-oauth2")
+    extra = base_vars(tmp_path, {"smtp_port": lab.ports["submission"], "imap_port": lab.ports["imap"],
+                                 "pop_port": lab.ports["pop"], "ca_file": ca},
+                      [{"user": alice.pw_name, "address": "alice@contoso.test", "auth_method": "oauth2",
+                        "clients": ["msmtp", "neomutt"]}],
+                      client_oauth2_client_id=PUBLIC_CLIENT,
+                      client_oauth2_authority_url="https://localhost:%d" % lab.ports["token"],
+                      client_token_command=command, client_token_library_dir=os.path.join(shared_dir, "lib"))
+    run = run_playbook(PLAY, extra_vars=extra)
+    run.assert_ok()
+    home = alice.pw_dir
+    assert os.stat(command).st_mode & 0o777 == 0o755
+    assert os.path.isfile(os.path.join(shared_dir, "lib", "mailfleet_oauth2.py"))
+    assert not os.path.exists(home + "/.config/mailfleet/password")
+
+    # before the sign-in, the command says what to do (exit 1, one line)
+    before = as_user(alice, [command, "token"])
+    assert before.returncode == 1 and "run 'mailfleet-oauth2 login" in before.stderr
+    login = as_user(alice, [command, "login"])
+    assert login.returncode == 0, login.stderr
+    assert "devicelogin" in login.stderr and "Signed in as alice@contoso.test" in login.stderr
+    store = home + "/.config/mailfleet/oauth2-token.json"
+    assert owned(store, alice, 0o600)
+
+    subject = "client-e2e-oauth2-%s" % uuid.uuid4().hex
+    sent = as_user(alice, ["msmtp", "-t"], stdin=message("alice@contoso.test", "bob@contoso.test", subject))
+    assert sent.returncode == 0, sent.stderr
+    (stored,) = lab.wait_for_messages(1, timeout=20, subject=subject)
+    assert stored["user"] == "alice@contoso.test" and stored["auth_mechanism"] == "XOAUTH2"
+
+    # a fresh token from the stored one, then from the refresh token (rotated and kept)
+    first = as_user(alice, [command, "token"])
+    forced = as_user(alice, [command, "token", "--force"])
+    assert first.returncode == forced.returncode == 0 and first.stdout.strip() != forced.stdout.strip()
+    with open(store) as f:
+        assert f.read().count(forced.stdout.strip()) == 1
+
+    q = as_user(alice, ["neomutt", "-n", "-F", home + "/.config/neomutt/neomuttrc", "-Q", "smtp_oauth_refresh_command"])
+    assert q.stdout.strip() == 'set smtp_oauth_refresh_command = "%s token --config %s/.config/mailfleet/oauth2.json"' % (command, home)
+    for token in (first.stdout.strip(), forced.stdout.strip()):
+        assert token not in run.all_output()
+
+    again = run_playbook(PLAY, extra_vars=extra)
+    again.assert_ok()
+    assert again.stats["localhost"]["changed"] == 0, again.describe()
+
+
+def listing(path):
+    out = []
+    for root, dirs, files in os.walk(path):
+        out.extend(os.path.join(root, n) for n in dirs + files)
+    return sorted(out)
+
+
+@pytest.mark.parametrize("change,expected", [
+    ({"clients": ["msmtp", "pine"]}, "client_accounts[1] (user nosuchuser-mfc2): clients='pine': not a client this role configures"),
+    ({"address": "alice.contoso.test"}, "client_accounts[1] (user nosuchuser-mfc2): address='alice.contoso.test': not a valid email address"),
+    ({"auth_method": "oauth2", "clients": ["evolution"]},
+     "client_accounts[1] (user nosuchuser-mfc2): auth_method='oauth2': evolution cannot use oauth2 here"),
+    ({"settings": {"smtp_security": "tls", "smtp_port": 587}},
+     "client_accounts[1] (user nosuchuser-mfc2): client_smtp_security='tls': 587 uses STARTTLS"),
+    ({"user": "nosuchuser-mfc"}, "client_accounts: user(s) nosuchuser-mfc do not exist on localhost"),
+])
+def test_bad_input_fails_clearly_and_writes_nothing(run_playbook, lab_settings, unix_users, tmp_path, change, expected):
+    (alice,) = unix_users(1)
+    before = listing(alice.pw_dir)
+    good = {"user": alice.pw_name, "address": "alice@contoso.test", "auth_method": "password", "password": "x-pw",
+            "clients": ["msmtp"]}
+    # a good account first: nothing is written for it either, the bad one fails the host before any change
+    second = dict(good, user="nosuchuser-mfc2", address="x@contoso.test")
+    second.update(change)
+    accounts = [good, second]
+    run = run_playbook(PLAY, extra_vars=base_vars(tmp_path, lab_settings, accounts))
+    run.assert_failed()
+    assert expected.format(user=alice.pw_name) in run.all_output(), run.describe()
+    assert listing(alice.pw_dir) == before
+    assert not os.path.exists(tmp_path / "www")
+
+
+def test_missing_user_skipped_when_asked(run_playbook, lab_settings, unix_users, tmp_path):
+    (alice,) = unix_users(1)
+    accounts = [{"user": "nosuchuser-mfc", "address": "ghost@contoso.test", "auth_method": "password",
+                 "password": "x-pw", "clients": ["msmtp"]},
+                {"user": alice.pw_name, "address": "alice@contoso.test", "auth_method": "password", "password": "x-pw",
+                 "clients": ["msmtp"]}]
+    run = run_playbook(PLAY, extra_vars=base_vars(tmp_path, lab_settings, accounts, client_missing_users="skip"))
+    run.assert_ok()
+    assert "skipped user(s) missing on this host: nosuchuser-mfc" in run.stdout
+    assert os.path.isfile(alice.pw_dir + "/.config/msmtp/config")
+
+
+def test_foreign_files_and_symlinks_are_left_alone(run_playbook, lab_settings, unix_users, tmp_path):
+    alice, bob = unix_users(2)
+    own = alice.pw_dir + "/.config/msmtp/config"
+    os.makedirs(os.path.dirname(own))
+    with open(own, "w") as f:
+        f.write("# my own msmtp config\naccount default\nhost mail.example.org\n")
+    shutil.rmtree(bob.pw_dir + "/.config", ignore_errors=True)
+    os.symlink("/etc", bob.pw_dir + "/.config")
+    accounts = [{"user": alice.pw_name, "address": "alice@contoso.test", "auth_method": "password", "password": "x-pw",
+                 "clients": ["msmtp", "neomutt"]},
+                {"user": bob.pw_name, "address": "bob@contoso.test", "auth_method": "password", "password": "y-pw",
+                 "clients": ["msmtp"]}]
+    etc_before = listing("/etc/msmtp") if os.path.exists("/etc/msmtp") else None
+    run = run_playbook(PLAY, extra_vars=base_vars(tmp_path, lab_settings, accounts))
+    run.assert_ok()
+    with open(own) as f:
+        assert f.read().startswith("# my own msmtp config")  # not touched
+    assert os.path.isfile(alice.pw_dir + "/.config/neomutt/neomuttrc")  # the other client still configured
+    assert "exists and was not written by mailfleet.outlook" in run.stdout
+    assert "is a symbolic link" in run.stdout
+    assert not os.path.exists("/etc/msmtp/config") or etc_before is not None
+    assert not os.path.exists("/etc/mailfleet")
+    # and when asked to fail, it fails before writing anything
+    fail = run_playbook(PLAY, extra_vars=base_vars(tmp_path / "2", lab_settings, accounts, client_foreign_files="fail"))
+    fail.assert_failed()
+    assert "%s exists and was not written by mailfleet.outlook" % own in fail.all_output()

@@ -34,6 +34,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT/inventory" "$ANSIBLE_LOCAL_TEMP"
 LAB_PID=""
 FLEET=0
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
     rc=$?
     set +e
@@ -42,7 +43,7 @@ cleanup() {
         kill -KILL "$LAB_PID" 2>/dev/null
     fi
     if ((FLEET)); then "$PY" scripts/netns_fleet.py down --workdir "$OUT/fleet" || echo "demo: fleet teardown reported errors" >&2; fi
-    exit $rc
+    exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -93,8 +94,10 @@ PYEOF
 fi
 
 say "writing the demo inventory"
+fleet_args=()
+if ((FLEET)); then fleet_args=(--fleet "$OUT/fleet/inventory.json"); fi
 "$PY" scripts/demo_inventory.py --out "$OUT/inventory/hosts.json" --lab-state "$OUT/lab/state.json" --root "$OUT/roots" \
-    $( ((FLEET)) && echo --fleet "$OUT/fleet/inventory.json" )
+    "${fleet_args[@]}"
 cp -r inventories/demo/group_vars "$OUT/inventory/"
 
 say "running playbooks/site.yml against the demo fleet (relays, clients, reachability, report)"

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) mailfleet engineers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Helper of scripts/demo.sh: writes the demo inventory, then prints the summary and checks the outcome.

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) mailfleet engineers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A small fleet of Linux network namespaces, each running its own sshd, for real multi-host runs.
@@ -43,7 +42,7 @@ class FleetError(RuntimeError):
 
 
 def run(*argv, check=True, input_text=None, timeout=30):
-    proc = subprocess.run(list(argv), input=input_text, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(list(argv), input=input_text, capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise FleetError("%s failed (%d): %s" % (" ".join(argv), proc.returncode, (proc.stderr or proc.stdout).strip()))
     return proc
@@ -283,7 +282,7 @@ class Fleet:
             except OSError as e:
                 errors.append("sshd %s: %s" % (name, e))
         for name, pid in list(self.sshd_pids.items()):
-            for _ in range(50):
+            for dummy in range(50):
                 try:
                     os.kill(pid, 0)
                 except ProcessLookupError:
@@ -335,7 +334,7 @@ def _parse_host(spec):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up")
     up.add_argument("--workdir", required=True)

@@ -429,8 +429,8 @@ def render_html(report):
     w("<p class=\"generated\">generated %s &middot; schema %s</p>" % (_e(report["generated"]), _e(report["schema"])))
     cls = "all-ok" if s["ok"] == s["hosts"] else "has-fail"
     w("<p id=\"summary\" class=\"summary %s\" data-hosts=\"%d\" data-ok=\"%d\" data-failing=\"%d\" data-unreachable=\"%d\" "
-      "data-not-run=\"%d\">%s</p>" % (cls, s["hosts"], s["ok"], s["failing"], s["unreachable"], s["not_run"],
-                                     _e(summary_line(report))))
+      "data-not-run=\"%d\">%s</p>" % (
+          cls, s["hosts"], s["ok"], s["failing"], s["unreachable"], s["not_run"], _e(summary_line(report))))
 
     # Basic auth deadline
     if report["basic_auth"]:
@@ -441,8 +441,9 @@ def render_html(report):
           "<th>variable to change</th><th>fix</th></tr></thead><tbody>")
         for b in report["basic_auth"]:
             w("<tr class=\"basic-auth-row\" data-host=\"%s\"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td><code>%s</code></td>"
-              "<td class=\"hint\">%s</td></tr>" % (_e(b["host"]), _e(b["host"]), _e(b.get("component")), _e(b.get("profile")),
-                                                  _e(b.get("deadline")), _e(b.get("variable")), _e(b.get("fix"))))
+              "<td class=\"hint\">%s</td></tr>" % (
+                  _e(b["host"]), _e(b["host"]), _e(b.get("component")), _e(b.get("profile")),
+                  _e(b.get("deadline")), _e(b.get("variable")), _e(b.get("fix"))))
         w("</tbody></table>")
 
     # grid
@@ -497,7 +498,7 @@ def render_html(report):
         t = c.get("timings_ms") or {}
         return _ms(t.get("total")) or sum(_ms(v) for k, v in t.items() if k != "total")
 
-    top = math.log10(1.0 + max([total_of(c) for _, c in probed] or [1.0]))
+    top = math.log10(1.0 + max([total_of(cell) for row_, cell in probed] or [1.0]))
     w("<h2>Latency per stage</h2><p class=\"legend\">" + "".join(
         "<span class=\"seg-%s\">%s</span>" % (st, st) for st in STAGES) +
       " &middot; bar length: total time (log scale); segments: share of each stage</p><div class=\"bars\" id=\"latency\">")
@@ -512,8 +513,8 @@ def render_html(report):
             segs.append("<span class=\"seg-%s\" style=\"width:%.2f%%\" title=\"%s: %s ms\"></span>" % (
                 _e(k if k in STAGES else "other"), pct, _e(k), _e(t[k])))
         w("<div class=\"row\" data-host=\"%s\" data-endpoint=\"%s\"><span class=\"label\">%s &rarr; %s</span><div class=\"bar\">%s</div>"
-          "<span class=\"ms\">%s ms</span></div>" % (_e(r["host"]), _e(c.get("name")), _e(r["host"]), _e(c.get("name")),
-                                                    "".join(segs), _e(t.get("total", ""))))
+          "<span class=\"ms\">%s ms</span></div>" % (
+              _e(r["host"]), _e(c.get("name")), _e(r["host"]), _e(c.get("name")), "".join(segs), _e(t.get("total", ""))))
     w("</div>")
 
     # certificates

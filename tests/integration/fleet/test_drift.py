@@ -19,7 +19,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")
 
 def snapshot(root):
     out = {}
-    for base, _, files in os.walk(str(root)):
+    for base, dummy, files in os.walk(str(root)):
         for name in files:
             path = os.path.join(base, name)
             st = os.stat(path)

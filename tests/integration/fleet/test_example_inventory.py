@@ -28,7 +28,8 @@ def test_example_inventory_plans(tmp_path):
             {"name": "plan", "ansible.builtin.include_role": {"name": "mailfleet.outlook.reachability", "tasks_from": "plan"}},
             {"name": "show", "ansible.builtin.debug": {"msg": {
                 "plan": "{{ _reachability_plan }}", "error": "{{ _reachability_plan_error }}",
-                "basic": "{{ _reachability_basic_auth }}", "secret_resolves": "{{ (relay_password | default(relay_client_secret | default(''))) | length > 0 }}"}}},
+                "basic": "{{ _reachability_basic_auth }}",
+                "secret_resolves": "{{ (relay_password | default(relay_client_secret | default(''))) | length > 0 }}"}}},
         ],
     }]
     run = runner.playbook(play, inventory=INVENTORY, args=["--vault-password-file", str(pw)]).assert_ok()

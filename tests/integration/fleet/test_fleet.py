@@ -121,7 +121,7 @@ def test_report_only_mode_exits_zero(fleet_inventory, tmp_path_factory):
 
 def test_junit_report(normal_run):
     lxml_etree = pytest.importorskip("lxml.etree", reason="lxml (requirements/dev.txt) validates the JUnit XML")
-    _, report_dir = normal_run
+    report_dir = normal_run[1]
     schema = lxml_etree.XMLSchema(lxml_etree.parse(os.path.join(REPO, "tests", "unit", "report", "junit.xsd")))
     doc = lxml_etree.parse(os.path.join(str(report_dir), "report.xml"))
     assert schema.validate(doc), schema.error_log
@@ -141,7 +141,7 @@ def test_junit_report(normal_run):
 
 
 def test_html_report_in_chromium(normal_run, tmp_path):
-    _, report_dir = normal_run
+    report_dir = normal_run[1]
     try:
         cdp.chromium_binary()
     except cdp.ChromiumMissing as e:

@@ -46,8 +46,8 @@ class WebSocket:
 
     def __init__(self, url, timeout=30):
         assert url.startswith("ws://")
-        hostport, _, path = url[5:].partition("/")
-        host, _, port = hostport.partition(":")
+        hostport, dummy, path = url[5:].partition("/")
+        host, dummy, port = hostport.partition(":")
         self.sock = socket.create_connection((host, int(port)), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         req = ("GET /%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -141,7 +141,6 @@ class DevTools:
         r = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         assert "exceptionDetails" not in r, r
         return r["result"].get("value")
-
 
 
 class Chromium:

@@ -77,11 +77,14 @@ def fleet(tmp_path_factory):
 def fleet_inventory(fleet):
     lab = fleet["lab"]
     ports = lab.ports
-    submission = {"smtp_host": LAB_NAME, "smtp_port": ports["submission"], "ca_file": lab.ca_file}
+    submission = {"smtp_host": LAB_NAME, "smtp_port": ports["submission"], "ca_file": lab.ca_file,
+                  "imap_host": LAB_NAME, "imap_port": ports["imap"], "imap_security": "tls",
+                  "pop_host": LAB_NAME, "pop_port": ports["pop"], "pop_security": "tls"}
     group_vars = {
         "reachability_profile": "lab",
         "reachability_settings": submission,
         "reachability_timeout": 4,
+        "reachability_include_incoming": True,
         "reachability_extra_endpoints": [
             {"name": "connector", "host": LAB_NAME, "port": ports["connector"], "security": "starttls", "required": False},
         ],

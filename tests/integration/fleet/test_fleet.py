@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.netns, pytest.mark.timeout(600)]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+LAB_NAME = "lab.fleet.test"
 OUTPUT = os.path.join(REPO, "tests", "output", "fleet")
 CHECK = os.path.join(REPO, "playbooks", "check.yml")
 
@@ -31,12 +32,17 @@ cdp = _load("mailfleet_chromium_cdp_fleet", os.path.join(REPO, "tests", "unit", 
 
 EXPECTED_SMTP = {"good": "ok", "blocked": "connect_timeout", "refused": "connect_refused", "badcert": "cert_untrusted"}
 EXPECTED_STATUS = {"good": "ok", "blocked": "failing", "refused": "failing", "badcert": "failing", "offline": "unreachable"}
+# IMAP and POP (implicit TLS, reachability_include_incoming) pass everywhere: only 25/587 are blocked.
 EXPECTED_CELLS = {
-    ("good", "smtp"): "st-ok", ("good", "connector"): "st-ok",
-    ("blocked", "smtp"): "st-fail", ("blocked", "connector"): "st-optional_fail",
-    ("refused", "smtp"): "st-fail", ("refused", "connector"): "st-ok",
-    ("badcert", "smtp"): "st-fail", ("badcert", "connector"): "st-ok",
-    ("offline", "smtp"): "st-unreachable", ("offline", "connector"): "st-unreachable",
+    ("good", "smtp"): "st-ok", ("good", "imap"): "st-ok", ("good", "pop"): "st-ok", ("good", "connector"): "st-ok",
+    ("blocked", "smtp"): "st-fail", ("blocked", "imap"): "st-ok", ("blocked", "pop"): "st-ok",
+    ("blocked", "connector"): "st-optional_fail",
+    ("refused", "smtp"): "st-fail", ("refused", "imap"): "st-ok", ("refused", "pop"): "st-ok",
+    ("refused", "connector"): "st-ok",
+    ("badcert", "smtp"): "st-fail", ("badcert", "imap"): "st-ok", ("badcert", "pop"): "st-ok",
+    ("badcert", "connector"): "st-ok",
+    ("offline", "smtp"): "st-unreachable", ("offline", "imap"): "st-unreachable", ("offline", "pop"): "st-unreachable",
+    ("offline", "connector"): "st-unreachable",
 }
 
 
@@ -80,6 +86,8 @@ def _assert_diagnoses(report):
     assert refused["failed_stage"] == "connect"
     good = [e for e in hosts["good"]["endpoints"] if e["name"] == "smtp"][0]
     assert good["tls"]["version"] in ("TLSv1.2", "TLSv1.3") and good["tls"]["cert"]["days_left"] > 0
+    imap = [e for e in hosts["blocked"]["endpoints"] if e["name"] == "imap"][0]
+    assert imap["ok"] and imap["security"] == "tls" and LAB_NAME in imap["tls"]["cert"]["san"], imap
     assert "Ansible could not reach" in hosts["offline"]["msg"] or "ssh" in hosts["offline"]["msg"].lower()
     s = report["summary"]
     assert (s["ok"], s["failing"], s["unreachable"], s["not_run"]) == (1, 3, 1, 0)
@@ -137,7 +145,7 @@ def test_junit_report(normal_run):
             assert failure.get("type") == code and failure.get("message").startswith(code + ": ")
             assert "Hint: " in failure.get("message")
     assert cases[("offline", "smtp")].find("error").get("type") == "host_unreachable"
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("10", "3", "2")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("20", "3", "4")
 
 
 def test_html_report_in_chromium(normal_run, tmp_path):

@@ -199,7 +199,7 @@ def build_report(hosts, results, title="mailfleet fleet report", generated=None,
 
 def summary_line(report):
     s = report["summary"]
-    parts = ["%d hosts: %d ok, %d failing" % (s["hosts"], s["ok"], s["failing"])]
+    parts = ["%d host%s: %d ok, %d failing" % (s["hosts"], "" if s["hosts"] == 1 else "s", s["ok"], s["failing"])]
     if s["by_diagnosis"]:
         parts[0] += " (%s)" % ", ".join("%s: %d" % kv for kv in s["by_diagnosis"].items())
     parts.append("%d unreachable by Ansible" % s["unreachable"])

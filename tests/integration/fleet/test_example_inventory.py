@@ -53,3 +53,27 @@ def test_example_inventory_plans(tmp_path):
     assert [(b["component"], b["variable"], b["deadline"]) for b in gov["basic"]] == [("relay", "relay_auth_method", "2026-12-31")]
     # the vaulted secret is never printed by the role's planning
     assert "replace-with-the-gcc-high-mailbox-password" not in run.stdout.replace('"secret_resolves": true', "")
+
+
+def test_client_accounts_on_password_are_listed(tmp_path):
+    """client_accounts entries with auth_method: password against a Microsoft profile are listed too."""
+    (tmp_path / "local").mkdir()
+    pw = tmp_path / "vault-pass"
+    pw.write_text(VAULT_PASSWORD + "\n")
+    runner = AnsibleRunner(make_env(tmp_path / "local"), tmp_path)
+    play = [{
+        "name": "plan only", "hosts": "hq-ws01.contoso.com,fab-scada01.contoso.com", "gather_facts": False,
+        "tasks": [
+            {"name": "plan", "ansible.builtin.include_role": {"name": "mailfleet.outlook.reachability", "tasks_from": "plan"}},
+            {"name": "show", "ansible.builtin.debug": {"var": "_reachability_basic_auth"}},
+        ],
+    }]
+    accounts = [{"user": "alice", "address": "alice@contoso.com", "profile": "microsoft365", "auth_method": "oauth2"},
+                {"user": "carol", "address": "carol@contoso.com", "profile": "microsoft365", "auth_method": "password"},
+                {"user": "dave", "address": "dave@fab.contoso.local", "profile": "custom", "auth_method": "password"}]
+    run = runner.playbook(play, inventory=INVENTORY, extra_vars={"client_accounts": accounts},
+                          args=["--vault-password-file", str(pw)]).assert_ok()
+    out = dict((t["host"], t["result"]["_reachability_basic_auth"]) for t in run.tasks if t["task"] == "show")
+    assert [(b["component"], b["variable"]) for b in out["hq-ws01.contoso.com"]] == [
+        ("client carol <carol@contoso.com>", "client_accounts[1].auth_method")]
+    assert [b["component"] for b in out["fab-scada01.contoso.com"]] == ["client carol <carol@contoso.com>"]

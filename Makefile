@@ -34,7 +34,7 @@ TEST_STEPS := deps venv collection unit docs-check changelog-lint lint sanity bu
         build demo clean distclean
 
 help: ## list the targets
-	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/; s/\$$\(TEST_STEPS\)/$(TEST_STEPS)/' | expand -t 18
 
 test: ## everything CI runs: $(TEST_STEPS)
 	@summary=(); t0=$$(date +%s); \

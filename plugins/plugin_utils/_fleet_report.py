@@ -155,7 +155,7 @@ def build_report(hosts, results, title="mailfleet fleet report", generated=None,
     # hosts without any plan (never ran, or unreachable before planning) get one cell per column,
     # so the grid and JUnit never lose a host
     if not columns:
-        columns.append("ansible")
+        columns.append("endpoints")
     for row in host_rows:
         if row["endpoints"]:
             continue

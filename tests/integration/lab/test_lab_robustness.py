@@ -19,8 +19,8 @@ TLS = ["token", "imap", "pop", "implicit_tls"]
 
 def rude_session(lab, name, rng):
     payloads = [
-        bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 3000))),
-        b"EHLO x\r\nSTARTTLS\r\n" + bytes(rng.getrandbits(8) for _ in range(200)),
+        bytes(rng.getrandbits(8) for dummy in range(rng.randint(1, 3000))),
+        b"EHLO x\r\nSTARTTLS\r\n" + bytes(rng.getrandbits(8) for dummy in range(200)),
         b"EHLO x\r\nAUTH XOAUTH2 " + b"A" * 20000 + b"\r\n",
         b"EHLO x\r\nAUTH LOGIN\r\n*\r\nMAIL FROM:<>\r\nDATA\r\n",
         b"GET / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n",

@@ -1,6 +1,7 @@
 # Copyright (c) mailfleet engineers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""`make docs-check`: ansible-doc must print every plugin and role of mailfleet.outlook without a warning.
+"""`make docs-check`: ansible-doc must print every plugin and role of mailfleet.outlook without a warning,
+and every relative link in README.md and docs/*.md must point at a file of the checkout.
 
 Usage: python scripts/docs_check.py COLLECTIONS_PATH [COLLECTION_DIR]
 COLLECTIONS_PATH holds ansible_collections/mailfleet/outlook (the .build link, or an installed tarball);
@@ -10,6 +11,7 @@ exists but that ansible-doc cannot find or parse is an error, not a silent gap.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,11 +29,35 @@ NO_DOCS = {"action", "module_utils", "doc_fragments", "plugin_utils", "templates
 MULTI_PLUGINS = {"filter": "filter", "test": "test"}
 
 
+ANSIBLE_DOC = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
+
+
 def run_doc(env, *args):
-    proc = subprocess.run(["ansible-doc", *args], env=env, capture_output=True, text=True, timeout=120,
+    command = ANSIBLE_DOC if os.path.exists(ANSIBLE_DOC) else "ansible-doc"
+    proc = subprocess.run([command, *args], env=env, capture_output=True, text=True, timeout=120,
                           check=False)
     problems = [line for line in proc.stderr.splitlines() if "WARNING" in line or "ERROR" in line]
     return proc, problems
+
+
+MD_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def markdown_link_failures(root):
+    """Relative links of README.md and docs/*.md whose target file does not exist."""
+    failures = []
+    for doc in [root / "README.md"] + sorted((root / "docs").glob("*.md")):
+        if not doc.exists():
+            continue
+        text = re.sub(r"(?ms)^\s*```.*?^\s*```", "", doc.read_text(encoding="utf-8"))  # fenced code
+        text = re.sub(r"`[^`\n]*`", "", text)  # inline code
+        for target in MD_LINK.findall(text):
+            path = target.split("#", 1)[0]
+            if not path or re.match(r"^[a-z][a-z0-9+.-]*:", path):  # anchors, http:, mailto:, ...
+                continue
+            if not (doc.parent / path).exists():
+                failures.append("%s: broken link %s" % (doc.relative_to(root), target))
+    return failures
 
 
 def main():
@@ -70,6 +96,7 @@ def main():
         else:
             print("docs-check: ok  ansible-doc -t %-7s %s" % (kind, name))
 
+    failures += markdown_link_failures(coll_dir)
     if failures:
         print("docs-check: FAILED\n" + "\n".join(failures), file=sys.stderr)
         return 1

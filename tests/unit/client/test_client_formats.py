@@ -373,3 +373,15 @@ def test_unknown_variable_and_missing_account_fail_before_rendering(render_clien
         render_client(["client_msmtp"], dict(user_vars(tmp_path, {}), colour="red"))
     with pytest.raises(PlanError, match=r"client_account: required by format client_msmtp"):
         render_client(["client_msmtp"], {"user": "alice", "group": "alice", "home": str(tmp_path)})
+
+
+def test_precheck_paths_are_the_rendered_paths(render_client, tmp_path):
+    """The role's read-only precheck looks at account['paths']: they must be exactly the files the formats write."""
+    for auth in ("oauth2", "password"):
+        clients = ["msmtp", "neomutt", "thunderbird"] + (["evolution"] if auth == "password" else [])
+        a = model(auth=auth, clients=clients)["accounts"][0]
+        _files, plan = render_client(a["formats"], user_vars(tmp_path, a),
+                                     secrets={"password": CANARY_PASSWORD} if auth == "password" else None)
+        rendered = sorted(f["path"] for f in plan["files"])
+        listed = sorted(str(tmp_path / rel) for rels in a["paths"].values() for rel in rels)
+        assert rendered == listed

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _formats as _registry
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import File, Format
 
 _USER_VARS = {
@@ -170,3 +171,6 @@ CLIENT_TOKEN_COMMAND = Format(
 CLIENT_FORMATS = (CLIENT_MSMTP, CLIENT_PASSWORD, CLIENT_OAUTH2, CLIENT_NEOMUTT, CLIENT_THUNDERBIRD, CLIENT_EVOLUTION,
                   CLIENT_AUTOCONFIG, CLIENT_AUTODISCOVER, CLIENT_APPLE, CLIENT_THUNDERBIRD_ISP, CLIENT_MSMTP_SYSTEM,
                   CLIENT_TOKEN_COMMAND)
+
+# Register in the mail_config format registry (works whichever of the two files is imported first).
+_registry.FORMATS.update((f.name, f) for f in CLIENT_FORMATS)

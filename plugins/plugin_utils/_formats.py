@@ -411,7 +411,6 @@ OAUTH2_TOKEN_HELPER = Format(
 FORMATS = dict((f.name, f) for f in (POSTFIX_RELAY, MSMTP_RELAY, OAUTH2_TOKEN_HELPER))
 
 
-# Client role formats (plugins/plugin_utils/_client_formats.py); imported last: it uses File and Format.
-from ansible_collections.mailfleet.outlook.plugins.plugin_utils._client_formats import CLIENT_FORMATS  # noqa: E402
-
-FORMATS.update((f.name, f) for f in CLIENT_FORMATS)
+# Client role formats (plugins/plugin_utils/_client_formats.py): importing it registers them in FORMATS.
+# Imported last, as a module (not a name), so that either file can be imported first.
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _client_formats  # noqa: E402,F401  pylint: disable=unused-import

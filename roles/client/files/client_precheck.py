@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright (c) mailfleet engineers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read-only look at a host for the mailfleet.outlook client role (run with ansible.builtin.script).

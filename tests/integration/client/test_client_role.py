@@ -42,7 +42,7 @@ def as_user(pw, argv, stdin=None, timeout=60):
     env = {"HOME": pw.pw_dir, "USER": pw.pw_name, "LOGNAME": pw.pw_name, "PATH": "/usr/local/bin:/usr/bin:/bin"}
     runuser = shutil.which("runuser", path="/usr/sbin:/sbin:/usr/bin:/bin")
     return subprocess.run([runuser, "-u", pw.pw_name, "--"] + argv, input=stdin, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+                          timeout=timeout, env=env, check=False)
 
 
 def message(sender, to, subject):

@@ -67,7 +67,7 @@ def write(files, path, mode=0o600):
 # ---------------------------------------------------------------------------------------------- msmtp
 def msmtp_pretend(config, account=None):
     argv = ["msmtp", "-C", config, "--pretend"] + (["-a", account] if account else []) + ["bob@example.org"]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=20, env={"PATH": os.environ["PATH"], "HOME": "/nonexistent"})
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=20, env={"PATH": os.environ["PATH"], "HOME": "/nonexistent"}, check=False)
     assert out.returncode == 0, out.stderr
     values = {}
     for line in out.stdout.splitlines():
@@ -106,7 +106,7 @@ def test_msmtp_password_is_in_its_own_secret_file(render_client, tmp_path):
     v = msmtp_pretend(conf)
     assert v["auth"] == "LOGIN" and v["passwordeval"] == "cat %s" % pw
     assert CANARY_PASSWORD not in files[conf]
-    evaluated = subprocess.run(["sh", "-c", v["passwordeval"]], capture_output=True, text=True, timeout=10).stdout
+    evaluated = subprocess.run(["sh", "-c", v["passwordeval"]], capture_output=True, text=True, timeout=10, check=False).stdout
     assert evaluated.rstrip("\n") == CANARY_PASSWORD
     entries = {f["path"]: f for f in plan["files"]}
     assert entries[pw]["secret"] and entries[pw]["mode"] == "0600" and "content" not in entries[pw]
@@ -117,7 +117,7 @@ def test_msmtp_password_is_in_its_own_secret_file(render_client, tmp_path):
 @needs("msmtp")
 def test_msmtp_lab_profile_trusts_the_lab_ca(render_client, tmp_path):
     a = model(profile="lab", clients=["msmtp"])["accounts"][0]
-    files, _ = render_client(["client_msmtp"], user_vars(tmp_path, a), profile="lab")
+    files, _plan = render_client(["client_msmtp"], user_vars(tmp_path, a), profile="lab")
     v = msmtp_pretend(write(files, str(tmp_path / ".config/msmtp/config")))
     assert (v["host"], v["port"], v["tls_starttls"]) == ("localhost", "10587", "on")
     assert v["tls_trust_file"] == "/var/tmp/mailfleet-lab/ca.pem"
@@ -127,7 +127,7 @@ def test_msmtp_lab_profile_trusts_the_lab_ca(render_client, tmp_path):
 def test_msmtp_system_defaults(render_client, tmp_path):
     m = model(clients=["msmtp"])
     profiles = [{"profile": a["profile"], "smtp": a["smtp"], "ca_file": a["ca_file"]} for a in m["accounts"]]
-    files, _ = render_client(["client_msmtp_system"], {"profiles": profiles, "config_path": str(tmp_path / "msmtprc")})
+    files, _plan = render_client(["client_msmtp_system"], {"profiles": profiles, "config_path": str(tmp_path / "msmtprc")})
     v = msmtp_pretend(write(files, str(tmp_path / "msmtprc"), 0o644), account="microsoft365")
     assert (v["host"], v["port"], v["tls"], v["tls_starttls"], v["syslog"]) == ("smtp.office365.com", "587", "on", "on", "LOG_MAIL")
 
@@ -137,7 +137,7 @@ def neomutt_query(rc, home, names):
     values = {}
     for name in names:
         out = subprocess.run(["neomutt", "-n", "-F", rc, "-Q", name], capture_output=True, text=True, timeout=20,
-                             env={"PATH": os.environ["PATH"], "HOME": str(home), "TERM": "dumb"})
+                             env={"PATH": os.environ["PATH"], "HOME": str(home), "TERM": "dumb"}, check=False)
         assert out.returncode == 0 and not out.stderr.strip(), (name, out.stdout, out.stderr)
         m = re.match(r'^set (\w+) = (?:"(.*)"|(\S+))$', out.stdout.strip())
         assert m, out.stdout
@@ -148,7 +148,7 @@ def neomutt_query(rc, home, names):
 @needs("neomutt")
 def test_neomutt_oauth2(render_client, tmp_path):
     a = model()["accounts"][0]
-    files, _ = render_client(["client_neomutt"], user_vars(tmp_path, a))
+    files, _plan = render_client(["client_neomutt"], user_vars(tmp_path, a))
     rc = write(files, str(tmp_path / ".config/neomutt/neomuttrc"))
     v = neomutt_query(rc, tmp_path, ["folder", "smtp_url", "ssl_force_tls", "ssl_starttls", "smtp_authenticators",
                                      "imap_authenticators", "smtp_oauth_refresh_command", "imap_oauth_refresh_command",
@@ -167,7 +167,7 @@ def test_neomutt_oauth2(render_client, tmp_path):
 @needs("neomutt")
 def test_neomutt_password_reads_the_secret_file_and_sources_local_rc(render_client, tmp_path):
     a = model(auth="password", clients=["neomutt"])["accounts"][0]
-    files, _ = render_client(["client_neomutt", "client_password"], user_vars(tmp_path, a), secrets={"password": CANARY_PASSWORD})
+    files, _plan = render_client(["client_neomutt", "client_password"], user_vars(tmp_path, a), secrets={"password": CANARY_PASSWORD})
     rc = write(files, str(tmp_path / ".config/neomutt/neomuttrc"))
     write(files, str(tmp_path / ".config/mailfleet/password"))
     assert CANARY_PASSWORD not in files[rc]
@@ -201,7 +201,7 @@ def parse_prefs(text):
 @pytest.mark.parametrize("auth,enum", [("oauth2", 10), ("password", 3)])
 def test_thunderbird_prefs(render_client, tmp_path, auth, enum):
     a = model(auth=auth, clients=["thunderbird"])["accounts"][0]
-    files, _ = render_client(["client_thunderbird"], user_vars(tmp_path, a))
+    files, _plan = render_client(["client_thunderbird"], user_vars(tmp_path, a))
     path = str(tmp_path / ".thunderbird/abcd.default-release/user.js")
     prefs = parse_prefs(files[path])
     account = prefs["mail.accountmanager.accounts"]
@@ -219,7 +219,7 @@ def test_thunderbird_prefs(render_client, tmp_path, auth, enum):
     assert prefs[o + "hostname"] == "smtp.office365.com" and prefs[o + "port"] == 587
     assert prefs[o + "try_ssl"] == 2 and prefs[o + "authMethod"] == enum and prefs[o + "username"] == "alice@contoso.com"
     # the keys are stable (derived from the account), so a re-run rewrites the same prefs
-    again, _ = render_client(["client_thunderbird"], user_vars(tmp_path, model(auth=auth, clients=["thunderbird"])["accounts"][0]))
+    again, _plan = render_client(["client_thunderbird"], user_vars(tmp_path, model(auth=auth, clients=["thunderbird"])["accounts"][0]))
     assert again[path] == files[path]
 
 
@@ -241,17 +241,17 @@ print(json.dumps(out))
 
 def glib_read(paths):
     """GLib's own key-file parser (python3-gi, the system Python), the parser Evolution uses."""
-    out = subprocess.run(["/usr/bin/python3", "-c", GLIB_READER] + paths, capture_output=True, text=True, timeout=30)
+    out = subprocess.run(["/usr/bin/python3", "-c", GLIB_READER] + paths, capture_output=True, text=True, timeout=30, check=False)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
 
 def test_evolution_sources(render_client, tmp_path):
     a = model(auth="password", clients=["evolution"])["accounts"][0]
-    files, _ = render_client(["client_evolution"], user_vars(tmp_path, a))
+    files, _plan = render_client(["client_evolution"], user_vars(tmp_path, a))
     paths = [write(files, p) for p in files]
     assert all(p.startswith(str(tmp_path / ".config/evolution/sources/mailfleet-")) for p in paths)
-    if not os.path.exists("/usr/bin/python3") or subprocess.run(["/usr/bin/python3", "-c", "import gi"]).returncode:
+    if not os.path.exists("/usr/bin/python3") or subprocess.run(["/usr/bin/python3", "-c", "import gi"], check=False).returncode:
         pytest.skip("python3-gi is not installed (scripts/apt-packages.txt)")
     parsed = glib_read(paths)
     for path in paths:  # configparser (strict, no interpolation, case kept) agrees with GLib
@@ -276,7 +276,7 @@ def test_evolution_sources(render_client, tmp_path):
 
 # ---------------------------------------------------------------------------------------------- published files
 def xpath(path, expr):
-    out = subprocess.run(["xmllint", "--xpath", expr, path], capture_output=True, text=True, timeout=20)
+    out = subprocess.run(["xmllint", "--xpath", expr, path], capture_output=True, text=True, timeout=20, check=False)
     assert out.returncode == 0, (expr, out.stderr)
     return out.stdout.strip()
 
@@ -284,8 +284,8 @@ def xpath(path, expr):
 def published(render_client, tmp_path, auth="oauth2", profile="microsoft365"):
     m = model(auth=auth, profile=profile, clients=["msmtp"])
     pub = str(tmp_path / "www")
-    files, _ = render_client(["client_autoconfig", "client_autodiscover"], {"publish_dir": pub, "domain": m["domains"][0]})
-    apple, _ = render_client(["client_apple"], {"publish_dir": pub, "account": m["accounts"][0]})
+    files, _plan = render_client(["client_autoconfig", "client_autodiscover"], {"publish_dir": pub, "domain": m["domains"][0]})
+    apple, _plan = render_client(["client_apple"], {"publish_dir": pub, "account": m["accounts"][0]})
     files.update(apple)
     for p in files:
         write(files, p, 0o644)
@@ -294,7 +294,7 @@ def published(render_client, tmp_path, auth="oauth2", profile="microsoft365"):
 
 @needs("xmllint")
 def test_autoconfig_microsoft365(render_client, tmp_path):
-    pub, files, _ = published(render_client, tmp_path)
+    pub, files, _plan = published(render_client, tmp_path)
     path = pub + "/contoso.com/mail/config-v1.1.xml"
     assert xpath(path, "string(/clientConfig/@version)") == "1.1"
     assert xpath(path, "string(//emailProvider/@id)") == "contoso.com"
@@ -312,7 +312,7 @@ def test_autoconfig_microsoft365(render_client, tmp_path):
 
 @needs("xmllint")
 def test_autoconfig_password_has_no_oauth2_block(render_client, tmp_path):
-    pub, _files, _ = published(render_client, tmp_path, auth="password")
+    pub, _files, _model = published(render_client, tmp_path, auth="password")
     path = pub + "/contoso.com/mail/config-v1.1.xml"
     assert xpath(path, "count(/clientConfig/oAuth2)") == "0"
     assert xpath(path, "string(//outgoingServer/authentication)") == "password-cleartext"
@@ -320,7 +320,7 @@ def test_autoconfig_password_has_no_oauth2_block(render_client, tmp_path):
 
 @needs("xmllint")
 def test_autodiscover_pox(render_client, tmp_path):
-    pub, files, _ = published(render_client, tmp_path)
+    pub, files, _plan = published(render_client, tmp_path)
     path = pub + "/contoso.com/autodiscover/autodiscover.xml"
     root = ET.fromstring(files[path].encode())
     assert root.tag == "{http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006}Autodiscover"
@@ -345,12 +345,12 @@ def test_apple_profile_microsoft365_is_eas_with_oauth(render_client, tmp_path):
     a = m["accounts"][0]
     assert profile["PayloadUUID"] == a["uuid"]["apple_profile"] and payload["PayloadUUID"] == a["uuid"]["apple_payload"]
     # re-rendering gives byte-identical files (stable UUIDs)
-    _pub2, again, _ = published(render_client, tmp_path / "again")
+    _pub2, again, _model = published(render_client, tmp_path / "again")
     assert again[path.replace(str(tmp_path), str(tmp_path / "again"))] == files[path]
 
 
 def test_apple_profile_other_profiles_use_mail_managed(render_client, tmp_path):
-    pub, files, _ = published(render_client, tmp_path, auth="password", profile="lab")
+    pub, files, _plan = published(render_client, tmp_path, auth="password", profile="lab")
     payload = plistlib.loads(files[pub + "/contoso.com/apple/alice@contoso.com.mobileconfig"].encode())["PayloadContent"][0]
     assert payload["PayloadType"] == "com.apple.mail.managed" and "OAuth" not in payload
     assert payload["EmailAccountType"] == "EmailTypeIMAP"
@@ -360,7 +360,7 @@ def test_apple_profile_other_profiles_use_mail_managed(render_client, tmp_path):
 
 def test_thunderbird_isp_file_is_the_autoconfig_document(render_client, tmp_path):
     m = model()
-    files, _ = render_client(["client_thunderbird_isp"], {"domain": m["domains"][0], "thunderbird_install_dir": str(tmp_path)})
+    files, _plan = render_client(["client_thunderbird_isp"], {"domain": m["domains"][0], "thunderbird_install_dir": str(tmp_path)})
     isp = files[str(tmp_path / "isp/contoso.com.xml")]
     root = ET.fromstring(isp.encode())
     assert root.tag == "clientConfig" and root.find("emailProvider/domain").text == "contoso.com"

@@ -39,7 +39,7 @@ def test_device_code_sign_in_then_refresh(lab_factory):
     from mailfleet_lab.pytest_plugin import xoauth2_string
 
     with lab.smtp() as client:
-        code, _ = client.docmd("AUTH", "XOAUTH2 " + xoauth2_string("alice@contoso.test", again["access_token"]))
+        code, _reply = client.docmd("AUTH", "XOAUTH2 " + xoauth2_string("alice@contoso.test", again["access_token"]))
     assert code == 235
 
 

@@ -62,7 +62,7 @@ def black_hole():
     listener.listen(0)
     port = listener.getsockname()[1]
     fillers = []
-    for _ in range(4):
+    for _unused in range(4):
         filler = socket.socket()
         filler.settimeout(0.3)
         try:

@@ -20,12 +20,12 @@ def _random_handler(seed):
     valid = [b"220 fuzz ESMTP\r\n", b"250-fuzz\r\n250-STARTTLS\r\n250 AUTH LOGIN\r\n", b"220 2.0.0 go\r\n",
              b"250 ok\r\n", b"334 VXNlcm5hbWU6\r\n", b"235 ok\r\n"]
     script = []
-    for _ in range(rng.randint(1, 5)):
+    for _unused in range(rng.randint(1, 5)):
         kind = rng.random()
         if kind < 0.4:
             chunk = rng.choice(valid)
         elif kind < 0.7:
-            chunk = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 120)))
+            chunk = bytes(rng.getrandbits(8) for _unused in range(rng.randint(0, 120)))
         else:
             chunk = rng.choice(valid)[: rng.randint(0, 12)]
         script.append((chunk, rng.choice(["continue", "continue", "close", "stall"])))

@@ -287,7 +287,7 @@ def test_concurrency_through_ansible(smtpcheck_lab, module_runner):
 
 def test_network_unreachable_in_an_empty_network_namespace(module_runner):
     """unshare -n: a namespace with only a down loopback; connect() gives ENETUNREACH."""
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True, timeout=30)
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True, timeout=30, check=False)
     if probe.returncode != 0:
         pytest.skip("cannot create a network namespace here: %s" % probe.stderr.strip())
     inventory = module_runner.workdir / "netns-inventory.json"

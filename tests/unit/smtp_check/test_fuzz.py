@@ -141,7 +141,7 @@ def test_reply_reader_on_random_bytes(data):
         right.sendall(data)
         right.shutdown(socket.SHUT_WR)
         channel = probe.Channel(left, probe.Deadline(1.0))
-        for _ in range(50):
+        for _unused in range(50):
             try:
                 reply = channel.read_reply()
             except (probe._BadReply, probe._Closed, probe._Timeout):  # pylint: disable=protected-access

@@ -16,7 +16,7 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils import _smtp_pro
 pytestmark = pytest.mark.timeout(600)
 
 TIMEOUT = 0.8
-MARGIN = 0.35
+MARGIN = 0.5  # thread start-up and a loaded 2-core CI machine
 
 VALID = [
     b"220 fuzz.test ESMTP\r\n", b"220-fuzz.test\r\n220 ready\r\n", b"250-fuzz.test\r\n250-STARTTLS\r\n250 AUTH LOGIN\r\n",
@@ -103,9 +103,9 @@ def scripted():
     server.server.close()
 
 
-def _check(result, started):
+def _check(result, started, margin=MARGIN):
     elapsed = time.monotonic() - started
-    assert elapsed <= TIMEOUT + MARGIN, (elapsed, result)
+    assert elapsed <= TIMEOUT + margin, (elapsed, result)
     assert result["diagnosis"]["code"] in diag.CODES
     assert result["stage"] in diag.STAGES + (None,)
     assert result["failed_stage"] in diag.STAGES + (None,)
@@ -159,5 +159,5 @@ def test_many_random_servers_concurrently(scripted):
     results = probe.probe_endpoints([{"host": "127.0.0.1", "port": scripted.server.port}] * 20,
                                     {"timeout": TIMEOUT, "ehlo_name": "fuzz.test"})
     for result in results:
-        _check(result, started)
+        _check(result, started, margin=1.0)  # 20 threads at once; sequential probes would need 20 x timeout
     assert threading.active_count() < 60

@@ -59,9 +59,15 @@ def namespaces_supported():
     if proc.returncode != 0:
         return False, "ip netns add failed: %s" % proc.stderr.strip()
     run("ip", "netns", "del", probe, check=False)
-    if not os.path.exists(SSHD):
-        return False, "openssh-server is not installed (%s missing)" % SSHD
     return True, ""
+
+
+def missing_programs():
+    """Programs the fleet needs besides iproute2 (an empty list when all are there)."""
+    missing = [] if os.path.exists(SSHD) else ["%s (openssh-server)" % SSHD]
+    missing += [] if shutil.which("ssh-keygen") else ["ssh-keygen (openssh-client)"]
+    missing += [] if (shutil.which("nft") or shutil.which("iptables")) else ["nft (nftables) or iptables"]
+    return missing
 
 
 def _used_subnets():
@@ -349,6 +355,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.cmd == "check":
         ok, why = namespaces_supported()
+        if ok and missing_programs():
+            ok, why = False, "missing: " + ", ".join(missing_programs())
         print("ok" if ok else why)
         return 0 if ok else 1
     if args.cmd == "up":

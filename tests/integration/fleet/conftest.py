@@ -47,6 +47,9 @@ def fleet(tmp_path_factory):
     ok, why = netns_fleet.namespaces_supported()
     if not ok:
         pytest.skip("namespace fleet test skipped: %s" % why)
+    missing = netns_fleet.missing_programs()
+    if missing:   # namespaces work here, so the test must run: install scripts/apt-packages.txt (make deps)
+        pytest.fail("namespace fleet test cannot run: missing %s" % ", ".join(missing))
     from mailfleet_lab.pytest_plugin import LabHandle  # the lab's own fixture code (lab/ is on sys.path)
 
     work = tmp_path_factory.mktemp("fleet")

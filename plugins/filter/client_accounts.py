@@ -43,7 +43,9 @@ options:
     description: Application (client) ID used for the OAuth2 device-code sign-in when an account gives none.
     type: str
   thunderbird_profile:
-    description: Default Thunderbird profile directory, relative to the home directory.
+    description:
+      - Default Thunderbird profile directory, relative to the home directory.
+      - Unset, the client role finds the default profile in C(~/.thunderbird/profiles.ini) on the host.
     type: str
   oauth2_authority_url:
     description:

@@ -238,7 +238,8 @@ def normalize_account(raw, index, defaults=None):
         _fail(index, user, "display_name", display_name, "not a one-line name", "give the person's name on one line")
 
     tb_profile = raw.get("thunderbird_profile", defaults.get("thunderbird_profile"))
-    if "thunderbird" in clients:
+    if "thunderbird" in clients and tb_profile is not None:
+        # unset: the host's default profile from ~/.thunderbird/profiles.ini (found by the role's precheck)
         if not isinstance(tb_profile, str) or not tb_profile or tb_profile.startswith("/") or ".." in tb_profile.split("/") \
                 or not _PROFILE_DIR.match(tb_profile):
             _fail(index, user, "thunderbird_profile", tb_profile, "not a profile directory relative to the home directory",
@@ -258,7 +259,7 @@ def normalize_account(raw, index, defaults=None):
     paths = {
         "msmtp": [".config/msmtp/config"],
         "neomutt": [".config/neomutt/neomuttrc"],
-        "thunderbird": [(tb_profile or "").rstrip("/") + "/user.js"],
+        "thunderbird": [tb_profile.rstrip("/") + "/user.js"] if tb_profile else [],
         "evolution": [".config/evolution/sources/%s.source" % uid for uid in evolution_uids],
     }
     paths = dict((name, paths[name]) for name in clients)

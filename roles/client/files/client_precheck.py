@@ -13,6 +13,7 @@ no file content is ever printed. Standard library only.
 """
 
 import base64
+import configparser
 import json
 import os
 import pwd
@@ -53,6 +54,36 @@ def inspect(home, rel):
     return ("ours" if MARKER in head else "foreign"), path
 
 
+def thunderbird_default_profile(home):
+    """The default profile directory (relative to home) from ~/.thunderbird/profiles.ini, or (None, reason)."""
+    ini = os.path.join(home, ".thunderbird", "profiles.ini")
+    if os.path.islink(ini) or not os.path.isfile(ini):
+        return None, "no Thunderbird profile yet (%s is missing: start Thunderbird once, or set thunderbird_profile)" % ini
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(ini)
+    except configparser.Error as e:
+        return None, "%s cannot be read: %s" % (ini, e)
+    chosen = None
+    for section in parser.sections():  # Thunderbird 68+: the profile of the installation
+        if section.startswith("Install") and parser.get(section, "Default", fallback=None):
+            chosen = (parser.get(section, "Default"), True)
+            break
+    if chosen is None:
+        profiles = [s for s in parser.sections() if s.startswith("Profile")]
+        default = [s for s in profiles if parser.get(s, "Default", fallback="0") == "1"] or profiles[:1]
+        if default:
+            chosen = (parser.get(default[0], "Path", fallback=""),
+                      parser.get(default[0], "IsRelative", fallback="1") == "1")
+    if not chosen or not chosen[0]:
+        return None, "%s names no profile (set thunderbird_profile)" % ini
+    path, relative = chosen
+    full = os.path.normpath(os.path.join(home, ".thunderbird", path) if relative else path)
+    if not full.startswith(home.rstrip("/") + "/"):
+        return None, "the default Thunderbird profile %s is outside the home directory (set thunderbird_profile)" % full
+    return os.path.relpath(full, home), None
+
+
 def main():
     accounts = json.loads(base64.b64decode(sys.argv[1]).decode("utf-8"))
     result = {"users": {}, "missing": []}
@@ -65,7 +96,7 @@ def main():
             continue
         home = pw.pw_dir.rstrip("/") or "/"
         entry = {"home": home, "uid": pw.pw_uid, "gid": pw.pw_gid, "clients": [], "formats": [], "dirs": [],
-                 "skipped": {}}
+                 "skipped": {}, "thunderbird_profile": account.get("thunderbird_profile")}
         if not os.path.isdir(home) or os.path.islink(home):
             entry["skipped"] = dict((c, "home directory %s is missing or a symbolic link" % home) for c in account["clients"])
             result["users"][user] = entry
@@ -74,6 +105,13 @@ def main():
         for client in account["clients"]:
             problems = []
             rels = account["paths"].get(client, []) + (shared if client in ("msmtp", "neomutt") else [])
+            if client == "thunderbird" and not account.get("thunderbird_profile"):
+                profile, reason = thunderbird_default_profile(home)
+                if profile is None:
+                    entry["skipped"][client] = reason
+                    continue
+                entry["thunderbird_profile"] = profile
+                rels = [profile + "/user.js"]
             for rel in rels:
                 state, detail = inspect(home, rel)
                 if state == "symlink":

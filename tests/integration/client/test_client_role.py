@@ -279,3 +279,24 @@ def test_foreign_files_and_symlinks_are_left_alone(run_playbook, lab_settings, u
     fail = run_playbook(PLAY, extra_vars=base_vars(tmp_path / "2", lab_settings, accounts, client_foreign_files="fail"))
     fail.assert_failed()
     assert "%s exists and was not written by mailfleet.outlook" % own in fail.all_output()
+
+
+def test_thunderbird_default_profile_found_from_profiles_ini(run_playbook, lab_settings, unix_users, tmp_path):
+    alice, bob = unix_users(2)
+    tb = alice.pw_dir + "/.thunderbird"
+    os.makedirs(tb + "/x1y2z3.default-release")
+    with open(tb + "/profiles.ini", "w") as f:
+        f.write("[Profile0]\nName=default-release\nIsRelative=1\nPath=x1y2z3.default-release\nDefault=1\n\n"
+                "[Install4F96D1932A9F858E]\nDefault=x1y2z3.default-release\nLocked=1\n\n[General]\nStartWithLastProfile=1\n")
+    subprocess.run(["chown", "-R", "%d:%d" % (alice.pw_uid, alice.pw_gid), tb], check=True, timeout=30)
+    accounts = [{"user": u.pw_name, "address": "%s@contoso.test" % n, "auth_method": "password", "password": "x-pw",
+                 "clients": ["thunderbird", "msmtp"]} for u, n in ((alice, "alice"), (bob, "bob"))]
+    run = run_playbook(PLAY, extra_vars=base_vars(tmp_path, lab_settings, accounts))
+    run.assert_ok()
+    assert owned(tb + "/x1y2z3.default-release/user.js", alice)
+    # bob never started Thunderbird: that client is skipped with the reason, msmtp is configured
+    assert "no Thunderbird profile yet" in run.stdout
+    assert not os.path.exists(bob.pw_dir + "/.thunderbird")
+    assert os.path.isfile(bob.pw_dir + "/.config/msmtp/config")
+    again = run_playbook(PLAY, extra_vars=base_vars(tmp_path, lab_settings, accounts))
+    assert again.stats["localhost"]["changed"] == 0, again.describe()

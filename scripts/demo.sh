@@ -49,7 +49,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 hosts=(--host hq-mail01 --host branch-ws01 --host branch-ws02 --host legacy-app01 --host branch-ws03:nosshd)
-if "$PY" scripts/netns_fleet.py check >/dev/null 2>&1; then
+if [[ ${MAILFLEET_DEMO_NO_NETNS:-0} != 1 ]] && "$PY" scripts/netns_fleet.py check >/dev/null 2>&1; then
     say "creating the namespace fleet (5 hosts, own sshd each)"
     FLEET=1
     GATEWAY=$("$PY" scripts/netns_fleet.py up --network-only --workdir "$OUT/fleet" --lab-name lab.fleet.test "${hosts[@]}")
@@ -109,8 +109,9 @@ grep -A20 '^PLAY RECAP' "$OUT/site.log" | sed '/^$/q' || true
 echo "site.yml exited $site_rc; relay configurations rendered under $OUT/roots/<host>/ (not the live system):"
 (cd "$OUT/roots" && find . -type f -path '*/etc/*' ! -name '*.db' | sort | sed 's/^/  /' | head -20)
 
-say "someone edits branch-ws02's Postfix configuration by hand; then playbooks/check.yml"
-echo "relayhost = [old-smarthost.contoso.test]:25   # hand edit" >>"$OUT/roots/branch-ws02/etc/postfix/main.cf"
+if ((FLEET)); then drift_host=branch-ws02 drift_file=etc/postfix/main.cf; else drift_host=controller drift_file=etc/msmtprc; fi
+say "someone edits $drift_host's relay configuration by hand ($drift_file); then playbooks/check.yml"
+echo "# hand edit: port 25" >>"$OUT/roots/$drift_host/$drift_file"
 set +e
 MAILFLEET_REPORT_DIR=$OUT/report ansible-playbook -i "$OUT/inventory" playbooks/check.yml >"$OUT/check.log" 2>&1
 check_rc=$?
@@ -118,7 +119,7 @@ set -e
 grep -A20 '^PLAY RECAP' "$OUT/check.log" | sed '/^$/q' || true
 
 say "summary"
-if "$PY" scripts/demo_inventory.py --summary "$OUT/report/report.json" --expect "$OUT/inventory/hosts.json" --playbook-rc "$check_rc" --drift branch-ws02; then
+if "$PY" scripts/demo_inventory.py --summary "$OUT/report/report.json" --expect "$OUT/inventory/hosts.json" --playbook-rc "$check_rc" --drift "$drift_host"; then
     verdict=0
 else
     verdict=$?

@@ -14,6 +14,8 @@ Files under ``<state_dir>/certs/`` (keys 0600):
 - ``self-signed.pem``: a self-signed certificate for the lab names (its issuer is in no bundle).
 - ``client-<name>.pem`` / ``client-<name>.crt`` / ``client-<name>.key``: client certificates issued by the
   lab CA for each ``client_cert_names`` entry (for certificate-based connectors).
+- ``app-<client_id>.crt`` / ``.key``: a self-signed RSA certificate for each app whose ``certificate`` is
+  ``"lab"`` (certificate credentials: ``client_assertion`` at the token endpoint); kept across restarts.
 """
 
 import datetime
@@ -25,7 +27,7 @@ import warnings
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -92,6 +94,7 @@ class LabCerts:
         self.ca_file = config["ca_file"]
         self.paths = {}
         self.client_certs = {}
+        self.app_certs = {}
         self._create()
 
     def _path(self, name):
@@ -142,6 +145,28 @@ class LabCerts:
             _write(base + ".crt", b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
             _write(base + ".pem", leaf.private_key_and_cert_chain_pem.bytes(), 0o600)
             self.client_certs[name] = {"cert": base + ".crt", "key": base + ".key", "pem": base + ".pem"}
+        for client_id, app in (self.config.get("apps") or {}).items():
+            if app.get("certificate") == "lab":
+                self.app_certs[client_id] = self._app_cert(client_id, app.get("name") or client_id)
+
+    def _app_cert(self, client_id, name):
+        base = self._path("app-" + client_id)
+        paths = {"cert": base + ".crt", "key": base + ".key"}
+        if os.path.exists(paths["cert"]) and os.path.exists(paths["key"]):
+            return paths
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (
+            x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=730))
+            .sign(key, hashes.SHA256())
+        )
+        _write(paths["key"], key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()), 0o600)
+        _write(paths["cert"], cert.public_bytes(serialization.Encoding.PEM))
+        return paths
 
     def context(self, which="server", minimum="1.2", maximum=None, client_ca=False):
         """A server-side SSLContext with the named certificate.

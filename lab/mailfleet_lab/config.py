@@ -104,6 +104,9 @@ def default_config():
                             "smtpoff@contoso.test", "nobasic@contoso.test", "secdefaults@contoso.test",
                             "basicremoved@contoso.test"],
                 "public_client": False,
+                # "lab": the lab makes a certificate for client_assertion (see state.json app_certs);
+                # or the path of a PEM certificate; None: secret only.
+                "certificate": "lab",
             },
             PUBLIC_CLIENT_ID: {
                 "name": "mailfleet-lab-public-client",
@@ -159,6 +162,7 @@ def _normalise_accounts(config):
     config["accounts"] = accounts
     for client_id, app in (config.get("apps") or {}).items():
         app.setdefault("secret", None)
+        app.setdefault("certificate", None)
         app.setdefault("public_client", app.get("secret") is None)
         app["send_as"] = [addr.lower() for addr in app.get("send_as") or []]
         app.setdefault("name", client_id)

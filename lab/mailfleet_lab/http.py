@@ -18,8 +18,13 @@ import time
 import urllib.parse
 import uuid
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
 from .config import finish_config, merge_patch, redacted
-from .core import LOG
+from .core import LOG, _b64url, _b64url_decode
 
 MAX_BODY = 1024 * 1024
 REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
@@ -28,6 +33,7 @@ REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized"
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
 GRANT_DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_REFRESH_TOKEN = "refresh_token"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 class Response:
@@ -191,7 +197,64 @@ class TokenEndpoint:
                                     "authentication request to the wrong tenant." % (client_id, self.lab.tenant()["name"]))
         return app, None
 
+    def _app_certificate(self, client_id, app):
+        where = app.get("certificate")
+        if where == "lab":
+            where = (self.lab.certs.app_certs.get(client_id) or {}).get("cert") if self.lab.certs else None
+        if not where:
+            return None
+        with open(where, "rb") as handle:
+            return x509.load_pem_x509_certificate(handle.read())
+
+    def _check_assertion(self, app, form):
+        """Certificate credential: a JWT signed with the app's registered certificate (RS256 / PS256)."""
+        client_id = form.get("client_id")
+        if form.get("client_assertion_type") != ASSERTION_TYPE:
+            return self.error(400, "invalid_request", 900144, "The request body must contain the following parameter: "
+                                                              "'client_assertion_type'.")
+        try:
+            head_b64, body_b64, signature_b64 = form["client_assertion"].split(".")
+            header = json.loads(_b64url_decode(head_b64))
+            claims = json.loads(_b64url_decode(body_b64))
+            signature = _b64url_decode(signature_b64)
+        except (ValueError, TypeError, UnicodeError):
+            return self.error(401, "invalid_client", 50027, "JWT token is invalid or malformed.")
+        cert = self._app_certificate(client_id, app)
+        thumbprints = {}
+        if cert is not None:
+            thumbprints = {"x5t": _b64url(cert.fingerprint(hashes.SHA1())),  # nosec - Microsoft's x5t is SHA-1
+                           "x5t#S256": _b64url(cert.fingerprint(hashes.SHA256()))}
+        used = [key for key in ("x5t#S256", "x5t") if header.get(key)]
+        if cert is None or not used or header[used[0]] != thumbprints[used[0]]:
+            return self.error(401, "invalid_client", 700027,
+                              "Client assertion failed signature validation. [Reason - The key was not found., "
+                              "Thumbprint of key used by client: '%s']" % (header.get(used[0]) if used else ""))
+        algorithm = header.get("alg")
+        schemes = {"RS256": padding.PKCS1v15(),
+                   "PS256": padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)}
+        try:
+            if algorithm not in schemes:
+                raise InvalidSignature(algorithm)
+            cert.public_key().verify(signature, (head_b64 + "." + body_b64).encode("ascii"), schemes[algorithm],
+                                     hashes.SHA256())
+        except (InvalidSignature, TypeError, ValueError):
+            return self.error(401, "invalid_client", 700027, "Client assertion failed signature validation.")
+        if claims.get("iss") != client_id or claims.get("sub") != client_id:
+            return self.error(401, "invalid_client", 700021,
+                              "Client assertion application identifier doesn't match 'client_id' parameter.")
+        now = time.time()
+        if not claims.get("exp") or claims["exp"] <= now or claims.get("nbf", 0) > now + 300:
+            return self.error(401, "invalid_client", 700024, "Client assertion is not within its valid time range.")
+        audience = urllib.parse.urlsplit(str(claims.get("aud", "")))
+        parts = [part for part in audience.path.split("/") if part]
+        if len(parts) != 4 or parts[1:] != ["oauth2", "v2.0", "token"] or not self.lab.tenant_matches(parts[0]):
+            return self.error(401, "invalid_client", 50027, "JWT token is invalid or malformed. [Reason - The "
+                                                            "audience claim is not valid.]")
+        return None
+
     def _check_secret(self, app, form, required):
+        if form.get("client_assertion"):
+            return self._check_assertion(app, form)
         secret = form.get("client_secret")
         if not secret:
             if required or app.get("secret"):

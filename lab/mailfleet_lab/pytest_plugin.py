@@ -58,6 +58,33 @@ def xoauth2_string(user, token):
     return base64.b64encode(("user=%s\x01auth=Bearer %s\x01\x01" % (user, token)).encode("utf-8")).decode("ascii")
 
 
+def make_client_assertion(cert_path, key_path, client_id, audience, algorithm="RS256", lifetime=600, **claims):
+    """A JWT client assertion (certificate credential) as the Microsoft identity platform expects it."""
+    # pylint: disable=import-outside-toplevel
+    import uuid
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def b64url(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+    with open(cert_path, "rb") as handle:
+        cert = x509.load_pem_x509_certificate(handle.read())
+    with open(key_path, "rb") as handle:
+        key = serialization.load_pem_private_key(handle.read(), password=None)
+    now = int(time.time())
+    header = {"alg": algorithm, "typ": "JWT", "x5t": b64url(cert.fingerprint(hashes.SHA1()))}  # nosec
+    body = {"aud": audience, "iss": client_id, "sub": client_id, "jti": str(uuid.uuid4()), "nbf": now,
+            "iat": now, "exp": now + lifetime}
+    body.update(claims)
+    signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(body).encode())
+    scheme = padding.PKCS1v15() if algorithm == "RS256" else padding.PSS(
+        mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
+    signature = key.sign(signing_input.encode("ascii"), scheme, hashes.SHA256())
+    return signing_input + "." + b64url(signature)
+
+
 class LabHandle:
     """One lab process: start, stop, restart on the same ports, read what arrived, change it live."""
 
@@ -184,6 +211,16 @@ class LabHandle:
     @property
     def client_certs(self):
         return self.state["client_certs"] if self.state else {}
+
+    @property
+    def app_certs(self):
+        """client_id -> {"cert", "key"}: certificate credentials the lab made for its apps."""
+        return self.state.get("app_certs", {}) if self.state else {}
+
+    def client_assertion(self, client_id=APP_CLIENT_ID, algorithm="RS256", lifetime=600, **claims):
+        """A client assertion JWT signed with the app's lab certificate (``claims`` override the defaults)."""
+        return make_client_assertion(self.app_certs[client_id]["cert"], self.app_certs[client_id]["key"], client_id,
+                                     self.token_url, algorithm=algorithm, lifetime=lifetime, **claims)
 
     def address(self, name):
         """(host, port) of a listener, for smtplib / socket."""

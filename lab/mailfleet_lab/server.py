@@ -174,6 +174,7 @@ class LabServer:
             "admin_url": ("http://%s:%d" % ("[%s]" % admin_host if ":" in admin_host else admin_host, ports["admin"])
                           if "admin" in ports else None),
             "client_certs": self.certs.client_certs if self.certs else {},
+            "app_certs": self.certs.app_certs if self.certs else {},
             "certs_dir": self.certs.dir if self.certs else None,
         }
 

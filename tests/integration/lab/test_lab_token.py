@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from mailfleet_lab.config import APP_CLIENT_ID, APP_SECRET, PUBLIC_CLIENT_ID, TENANT_ID
-from mailfleet_lab.pytest_plugin import xoauth2_string
+from mailfleet_lab.certs import LabCerts
+from mailfleet_lab.config import APP_CLIENT_ID, APP_SECRET, PUBLIC_CLIENT_ID, TENANT_ID, load_config
+from mailfleet_lab.pytest_plugin import make_client_assertion, xoauth2_string
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -111,3 +112,49 @@ def test_short_token_lifetime(lab_factory):
     time.sleep(2.5)
     with lab.smtp() as client:
         assert client.docmd("AUTH", "XOAUTH2 " + xoauth2_string("alice@contoso.test", body["access_token"]))[0] == 535
+
+
+ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def assertion_form(assertion, client_id=APP_CLIENT_ID):
+    return {"grant_type": "client_credentials", "client_id": client_id, "scope": SCOPE,
+            "client_assertion_type": ASSERTION, "client_assertion": assertion}
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "PS256"])
+def test_certificate_credential(lab, algorithm):
+    status, body = lab.token_request(assertion_form(lab.client_assertion(algorithm=algorithm)))
+    assert status == 200, body
+    with lab.smtp() as client:
+        assert client.docmd("AUTH", "XOAUTH2 " + xoauth2_string("alice@contoso.test", body["access_token"]))[0] == 235
+
+
+@pytest.mark.parametrize("claims, code", [
+    ({"exp": 1000}, 700024),
+    ({"iss": "someone-else"}, 700021),
+    ({"aud": "https://localhost/fabrikam.test/oauth2/v2.0/token"}, 50027),
+])
+def test_certificate_credential_refused(lab, claims, code):
+    status, body = lab.token_request(assertion_form(lab.client_assertion(**claims)))
+    assert (status, body["error"], body["error_codes"]) == (401, "invalid_client", [code])
+
+
+def test_certificate_credential_bad_signature_and_unknown_key(lab, tmp_path):
+    assertion = lab.client_assertion()
+    head, body, signature = assertion.split(".")
+    forged = head + "." + body + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
+    status, answer = lab.token_request(assertion_form(forged))
+    assert (status, answer["error_codes"]) == (401, [700027])
+    # a certificate the app never registered: "the key was not found"
+    other_lab = LabCerts(load_config(None, {"state_dir": str(tmp_path)}))
+    other = other_lab.app_certs[APP_CLIENT_ID]
+    with open(other["cert"], "rb") as mine, open(lab.app_certs[APP_CLIENT_ID]["cert"], "rb") as registered:
+        assert mine.read() != registered.read()
+    unknown = make_client_assertion(other["cert"], other["key"], APP_CLIENT_ID, lab.token_url)
+    status, answer = lab.token_request(assertion_form(unknown))
+    assert (status, answer["error_codes"]) == (401, [700027])
+    assert "The key was not found" in answer["error_description"]
+    # an app without a certificate
+    status, answer = lab.token_request(assertion_form(lab.client_assertion(), client_id=PUBLIC_CLIENT_ID))
+    assert (status, answer["error_codes"]) == (401, [700027])

@@ -300,3 +300,27 @@ def test_thunderbird_default_profile_found_from_profiles_ini(run_playbook, lab_s
     assert os.path.isfile(bob.pw_dir + "/.config/msmtp/config")
     again = run_playbook(PLAY, extra_vars=base_vars(tmp_path, lab_settings, accounts))
     assert again.stats["localhost"]["changed"] == 0, again.describe()
+
+
+def test_switching_to_oauth2_removes_the_password_file(run_playbook, lab_settings, unix_users, tmp_path):
+    (alice,) = unix_users(1)
+    account = {"user": alice.pw_name, "address": "alice@contoso.test", "auth_method": "password", "password": "x-pw",
+               "clients": ["msmtp"]}
+    extra = dict(client_oauth2_client_id=PUBLIC_CLIENT, client_token_command="/usr/local/bin/mailfleet-oauth2-test-%s"
+                 % uuid.uuid4().hex[:6], client_token_library_dir=str(tmp_path / "lib"))
+    run_playbook(PLAY, extra_vars=base_vars(tmp_path, lab_settings, [account], **extra)).assert_ok()
+    password_file = alice.pw_dir + "/.config/mailfleet/password"
+    assert os.path.isfile(password_file)
+    account = dict(account, auth_method="oauth2")
+    del account["password"]
+    try:
+        run = run_playbook(PLAY, extra_vars=base_vars(tmp_path, lab_settings, [account], **extra), diff=True)
+        run.assert_ok()
+        assert not os.path.exists(password_file)
+        assert os.path.isfile(alice.pw_dir + "/.config/mailfleet/oauth2.json")
+        with open(alice.pw_dir + "/.config/msmtp/config") as f:
+            assert "auth xoauth2" in f.read()
+        assert "x-pw" not in run.all_output()
+    finally:
+        if os.path.exists(extra["client_token_command"]):
+            os.unlink(extra["client_token_command"])

@@ -129,6 +129,9 @@ def default_config():
             "client_ips": ["127.0.0.1"],
             "cert_names": ["relay.contoso.test"],
             "require_tls": False,
+            # True: a matched connector relays to outside recipients only for senders in the tenant's domains
+            # (attribution by sender domain, as in Exchange Online); others get 550 5.7.64.
+            "require_accepted_sender": False,
         },
         "client_cert_names": ["relay.contoso.test", "stranger.example.test"],
     }

@@ -288,8 +288,15 @@ class LabSMTP(SMTP):
                 return self.lab.answer("quota_exceeded")
         if self.mode == "connector":
             domain = address.rpartition("@")[2].lower()
+            tenant = self.lab.tenant()
+            sender_domain = (self.envelope.mail_from or "").rpartition("@")[2].lower()
+            if (self._relay_via() is not None and domain not in tenant["domains"]
+                    and self.lab.config["connector"].get("require_accepted_sender")
+                    and sender_domain not in tenant["domains"]):
+                LOG.info("%s %s: sender domain %s not accepted -> 550 5.7.64", self.endpoint, self.peer_ip(),
+                         sender_domain or "<>")
+                return self.lab.answer("relay_denied")
             if self._relay_via() is None:
-                tenant = self.lab.tenant()
                 if domain not in tenant["domains"]:
                     LOG.info("%s %s: RCPT %s -> 550 5.7.64", self.endpoint, self.peer_ip(), address)
                     return self.lab.answer("relay_denied")

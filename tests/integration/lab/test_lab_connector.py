@@ -127,3 +127,18 @@ def test_connector_require_tls(lab_factory):
         assert client.docmd("MAIL", "FROM:<app@contoso.test>")[0] == 250
     finally:
         client.close()
+
+
+def test_connector_require_accepted_sender(lab_factory):
+    lab = lab_factory({"connector": {"require_accepted_sender": True}})
+    client = connect(lab)
+    try:
+        client.mail("root@host.example.net")
+        code, text = client.rcpt("someone@example.org")
+        assert (code, text.decode().startswith("5.7.64 TenantAttribution")) == (550, True)
+        assert client.rcpt("alice@contoso.test")[0] == 250      # internal recipients are fine
+        client.rset()
+        client.mail("app@contoso.test")
+        assert client.rcpt("someone@example.org")[0] == 250
+    finally:
+        client.close()

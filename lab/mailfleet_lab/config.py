@@ -62,6 +62,7 @@ def default_config():
         "hostname": "localhost",
         "bind": "127.0.0.1",
         "bind_extra": [],
+        "admin_bind": "127.0.0.1",   # the admin endpoint (no authentication) listens here only
         "state_dir": DEFAULT_STATE_DIR,
         "ca_file": None,            # default: <state_dir>/ca.pem
         "store_path": None,         # default: <state_dir>/messages.jsonl

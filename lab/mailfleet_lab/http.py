@@ -488,7 +488,7 @@ class AdminEndpoint:
     def patch_config(self, patch):
         if not isinstance(patch, dict):
             return Response(400, {"error": "a JSON merge patch object is required"})
-        ignored = sorted(set(patch) & {"ports", "bind", "bind_extra", "state_dir", "ca_file", "store_path", "log_path",
+        ignored = sorted(set(patch) & {"ports", "bind", "bind_extra", "admin_bind", "state_dir", "ca_file", "store_path", "log_path",
                                        "extra_names", "client_cert_names", "hostname", "disabled"})
         if ignored:
             return Response(400, {"error": "these keys need a restart, not a live patch: %s" % ", ".join(ignored)})

@@ -140,7 +140,7 @@ class LabServer:
                 continue
             kind, factory, ssl_context = factories[name]
             port = self.config["ports"][name]
-            hosts = [addresses[0]] if name == "admin" else addresses
+            hosts = [self.config.get("admin_bind") or "127.0.0.1"] if name == "admin" else addresses
             for host in hosts:
                 try:
                     port = await self._listen(kind, factory, ssl_context, host, port)
@@ -155,7 +155,7 @@ class LabServer:
         ports = dict(self.lab.ports)
         tenant = self.config["tenant"]
         host = self.config.get("hostname") or "localhost"
-        admin_host = self.addresses()[0]
+        admin_host = self.config.get("admin_bind") or "127.0.0.1"
         return {
             "version": __version__,
             "pid": os.getpid(),

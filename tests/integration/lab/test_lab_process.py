@@ -188,3 +188,18 @@ def test_detach_and_stop(tmp_path):
     with pytest.raises(OSError):
         os.kill(state["pid"], 0)
     assert not os.path.exists(tmp_path / "state.json")
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback")
+def test_bind_elsewhere_keeps_admin_on_loopback(lab_factory):
+    lab = lab_factory({"bind": "::1"})
+    assert lab.state["bind"] == ["::1"]
+    assert lab.admin_url.startswith("http://127.0.0.1:")
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", lab.ports["submission"]), timeout=2).close()
+    client = smtplib.SMTP("::1", lab.ports["submission"], timeout=10)
+    try:
+        assert client.ehlo()[0] == 250
+    finally:
+        client.close()
+    assert lab.admin("GET", "/state")["pid"] == lab.proc.pid

@@ -322,7 +322,7 @@ def test_plain_on_tls_port(fake, certs):
     server = fake(fakes.scripted_smtp(certs.good, implicit_tls=True))
     res = run(server, security="starttls", timeout=4)
     assert code(res) == "plain_on_tls_port" and res["failed_stage"] == "banner" and res["stage"] == "connect"
-    assert 1.8 <= res["_elapsed"] < 3.0  # half the timeout, then one handshake
+    assert 1.8 <= res["_elapsed"] < 3.3  # half the timeout, then one handshake (not the full 4 s)
 
 
 def test_tls_version_too_old(fake, certs):
@@ -378,8 +378,8 @@ def test_tarpit_costs_the_timeout_once(fake):
     server = fake(fakes.tarpit)
     res = run(server, timeout=2)
     assert code(res) == "banner_timeout" and res["failed_stage"] == "banner" and res["stage"] == "connect"
-    assert 1.9 <= res["_elapsed"] <= 2.5
-    assert res["timings_ms"]["total"] <= 2300
+    assert 1.9 <= res["_elapsed"] <= 2.9  # one timeout (a per-stage timeout would cost 4 s or more)
+    assert res["timings_ms"]["total"] <= 2800
     assert server.connections == 2  # the greeting wait, then the implicit-TLS look
 
 
@@ -387,7 +387,7 @@ def test_tarpit_implicit_tls(fake):
     server = fake(fakes.tarpit)
     res = run(server, security="tls", timeout=2)
     assert code(res) == "banner_timeout" and res["failed_stage"] == "tls"
-    assert 1.9 <= res["_elapsed"] <= 2.5
+    assert 1.9 <= res["_elapsed"] <= 2.9
 
 
 def test_close_at_once(fake):
@@ -419,7 +419,7 @@ def test_banner_refusal_is_classified(fake):
 def test_slow_server_is_bounded(fake):
     res = run(fake(fakes.slow_banner), timeout=2)
     assert code(res) == "timeout" and res["failed_stage"] == "banner"
-    assert 1.9 <= res["_elapsed"] <= 2.5
+    assert 1.9 <= res["_elapsed"] <= 2.9
 
 
 def test_connect_refused():
@@ -449,7 +449,7 @@ def test_connect_timeout_full_backlog():
     try:
         res = run(port, timeout=1.5)
         assert code(res) == "connect_timeout" and res["failed_stage"] == "connect"
-        assert 1.4 <= res["_elapsed"] <= 2.0
+        assert 1.4 <= res["_elapsed"] <= 2.4
         assert "587" in res["diagnosis"]["hint"]
     finally:
         for filler in fillers:
@@ -541,7 +541,7 @@ def test_concurrent_probes_cost_the_max_not_the_sum(fake, certs):
     elapsed = time.monotonic() - start
     assert [r["name"] for r in results] == ["good", "pit0", "pit1", "pit2", "pit3"]
     assert results[0]["ok"] and all(code(r) == "banner_timeout" for r in results[1:])
-    assert elapsed < 2.6
+    assert elapsed < 3.2  # one timeout; one after another would take 8 s
 
 
 @pytest.mark.parametrize("options,message", [

@@ -32,7 +32,8 @@ except ImportError:  # 2.16 - 2.18
         return value
 
 
-BUILTIN_TEMPLATES = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "templates"))
+PLUGINS_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), ".."))
+BUILTIN_TEMPLATES = os.path.join(PLUGINS_DIR, "templates")
 
 ARGUMENT_SPEC = dict(
     format=dict(type="list", elements="str", required=True),
@@ -215,7 +216,12 @@ class ActionModule(ActionBase):
                     entry["state"] = "absent"
                     files.append(entry)
                     continue
-                content = self._render(spec.template, searchpath, task_vars, {
+                if spec.source:
+                    with open(os.path.join(PLUGINS_DIR, spec.source), "rb") as handle:
+                        content = handle.read().decode("utf-8")
+                else:
+                    content = None
+                content = content if content is not None else self._render(spec.template, searchpath, task_vars, {
                     "settings": settings, "cfg": cfg, "secrets": secrets, "mailfleet_path": path,
                     "mailfleet_format": fmt.name,
                     "mailfleet_managed": MANAGED % (fmt.name, spec.template),

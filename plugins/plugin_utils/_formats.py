@@ -31,6 +31,8 @@ Contract of a ``Format``:
 
 ``template``     path under the template search path (user ``template_dir`` first, then the collection's
                  ``plugins/templates``), e.g. ``postfix_relay/main.cf.j2``.
+``source``       instead of a template: a file of the collection (relative to ``plugins/``) copied verbatim,
+                 e.g. ``module_utils/_oauth2.py`` (shared code installed for a helper); not overridable.
 ``path``         target path; ``{name}`` placeholders are filled from ``cfg`` (format variables merged with
                  ``prepare``'s values), e.g. ``{postfix_dir}/main.cf``.
 ``mode/owner/group``  strings; placeholders allowed (per-user files: ``owner="{user}"``).
@@ -59,8 +61,9 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 class File(object):
     def __init__(self, template, path, mode="0644", owner="root", group="root", secret=False, when=None,
-                 post=None, creates=None, remove_with=None, finalize=None):
+                 post=None, creates=None, remove_with=None, finalize=None, source=None):
         self.template = template
+        self.source = source
         self.path = path
         self.mode = mode
         self.owner = owner
@@ -396,11 +399,14 @@ OAUTH2_TOKEN_HELPER = Format(
         "secret_dir": "/etc/mailfleet/relay",
         "token_cache": "/var/cache/mailfleet/relay-token.json",
         "token_url": None,
+        "helper_lib_dir": "/usr/local/lib/mailfleet",
     },
     secrets=("client_secret",),
     check=_helper_check,
     prepare=_helper_prepare,
     files=[
+        # the collection's one OAuth2 client (also used by smtp_check), installed as a library for the helper
+        File(None, "{helper_lib_dir}/mailfleet_oauth2.py", mode="0644", source="module_utils/_oauth2.py"),
         File("oauth2_token_helper/mailfleet-oauth2-token.py.j2", "{token_helper}", mode="0755"),
         File("oauth2_token_helper/oauth2.json.j2", "{secret_dir}/oauth2.json", mode="0600", secret=True,
              when=lambda ctx: ctx["settings"]["auth_method"] == "oauth2"),

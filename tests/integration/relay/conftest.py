@@ -6,6 +6,7 @@ configuration (/etc/postfix, /etc/msmtprc, /etc/mailfleet) is saved before the f
 after the last one; Postfix is stopped again if it was not running before.
 """
 
+import fcntl
 import json
 import os
 import shutil
@@ -30,11 +31,31 @@ def postfix_running():
     return shutil.which("postfix") is not None and sh("postfix", "status", check=False).returncode == 0
 
 
+LOCK_PATH = "/run/lock/mailfleet-relay-integration.lock"
+LOCK_WAIT = 240
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _keep_host_mail_config(tmp_path_factory):
-    """Save the machine's mail configuration; restore it (and Postfix's state) at the end."""
+    """Save the machine's mail configuration; restore it (and Postfix's state) at the end.
+
+    The machine has one Postfix: two test sessions reconfiguring it at once would break each other, so
+    a session holds a machine-wide lock while it runs (another session waits up to LOCK_WAIT seconds).
+    """
     if os.geteuid() != 0:
         pytest.skip("the relay integration tests configure this machine's MTA: run them as root")
+    os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
+    lock = open(LOCK_PATH, "a")  # noqa: SIM115 - held for the whole session
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail("another test session has configured this machine's Postfix for %ds (%s)"
+                            % (LOCK_WAIT, LOCK_PATH))
+            time.sleep(1)
     archive = tmp_path_factory.mktemp("relay-saved") / "saved.tar"
     was_running = postfix_running()
     with tarfile.open(archive, "w") as tar:
@@ -54,6 +75,7 @@ def _keep_host_mail_config(tmp_path_factory):
     sh("postsuper", "-d", "ALL", check=False)
     if was_running:
         sh("postfix", "start", check=False)
+    lock.close()
 
 
 def relay_vars(lab, **extra):

@@ -161,7 +161,7 @@ def test_validate_only_touches_nothing(run_playbook, tmp_path):
 def test_extra_settings_replace_the_roles_own_lines(run_playbook, tmp_path):
     root = tmp_path / "root"
     run_playbook(play(task(root, vars={"extra_settings": {"smtp_destination_rate_delay": "7s",
-                                                           "smtp_helo_name": "relay.contoso.test"}}))).assert_ok()
+                                                          "smtp_helo_name": "relay.contoso.test"}}))).assert_ok()
     main = (root / "etc/postfix/main.cf").read_text()
     assert main.count("smtp_destination_rate_delay =") == 1 and "smtp_destination_rate_delay = 7s" in main
     assert "smtp_helo_name = relay.contoso.test" in main

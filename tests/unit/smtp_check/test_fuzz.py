@@ -160,4 +160,4 @@ def test_many_random_servers_concurrently(scripted):
                                     {"timeout": TIMEOUT, "ehlo_name": "fuzz.test"})
     for result in results:
         _check(result, started, margin=1.0)  # 20 threads at once; sequential probes would need 20 x timeout
-    assert threading.active_count() < 60
+    assert threading.active_count() < 100  # probe threads do not pile up

@@ -26,8 +26,9 @@ import pytest
 from mailfleet_testing import REPO_ROOT, AnsibleRunner, ensure_collection_link, make_env
 
 # Tests import the collection's Python code as ansible_collections.mailfleet.outlook.* (like ansible does).
-if str(ensure_collection_link()) not in sys.path:
-    sys.path.insert(0, str(ensure_collection_link()))
+_COLLECTIONS_PATH = ensure_collection_link()
+if str(_COLLECTIONS_PATH) not in sys.path:
+    sys.path.insert(0, str(_COLLECTIONS_PATH))
 
 if importlib.util.find_spec("mailfleet_lab") is not None:
     pytest_plugins = ["mailfleet_lab.pytest_plugin"]
@@ -48,7 +49,7 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def collections_path() -> Path:
-    return ensure_collection_link()
+    return _COLLECTIONS_PATH
 
 
 @pytest.fixture

@@ -28,25 +28,36 @@ export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 
 # Order matters: `make test` runs these one after the other and stops at the first failure.
-TEST_STEPS := deps venv collection unit docs-check changelog-lint lint sanity build integration
+TEST_STEPS  := deps venv collection unit docs-check changelog-lint lint sanity build integration
+# `make check`: the fast part (no apt, no integration), worth running before landing on main.
+CHECK_STEPS := venv collection unit docs-check changelog-lint lint sanity
 
-.PHONY: help test deps venv collection unit sanity lint integration docs-check changelog-lint \
+.PHONY: help test check deps venv collection unit sanity lint integration docs-check changelog-lint \
         build demo clean distclean
 
 help: ## list the targets
-	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/; s/\$$\(TEST_STEPS\)/$(TEST_STEPS)/' | expand -t 18
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) \
+	  | sed -E 's/:.*## /\t/; s/\$$\(TEST_STEPS\)/$(TEST_STEPS)/; s/\$$\(CHECK_STEPS\)/$(CHECK_STEPS)/' | expand -t 18
 
-test: ## everything CI runs: $(TEST_STEPS)
+# $(call run_steps,name,steps): each step as `make <step>`, timed; stop at the first failure; summary.
+define run_steps
 	@summary=(); t0=$$(date +%s); \
-	for step in $(TEST_STEPS); do \
+	for step in $(2); do \
 	  echo "=== make $$step"; s=$$(date +%s); \
 	  if ! $(MAKE) $$step; then \
 	    summary+=("$$step FAILED after $$(( $$(date +%s) - s ))s"); \
-	    printf '=== %s\n' "$${summary[@]}"; echo "make test: FAILED in step '$$step'"; exit 1; \
+	    printf '=== %s\n' "$${summary[@]}"; echo "make $(1): FAILED in step '$$step'"; exit 1; \
 	  fi; \
 	  summary+=("$$step ok $$(( $$(date +%s) - s ))s"); \
 	done; \
-	printf '=== %s\n' "$${summary[@]}"; echo "make test: all steps passed in $$(( $$(date +%s) - t0 ))s"
+	printf '=== %s\n' "$${summary[@]}"; echo "make $(1): all steps passed in $$(( $$(date +%s) - t0 ))s"
+endef
+
+test: ## everything CI runs: $(TEST_STEPS)
+	$(call run_steps,test,$(TEST_STEPS))
+
+check: ## the fast checks to run before landing: $(CHECK_STEPS)
+	$(call run_steps,check,$(CHECK_STEPS))
 
 deps: ## install the Debian packages of scripts/apt-packages.txt (root; no-op when installed)
 	@bash scripts/bootstrap-apt.sh scripts/apt-packages.txt

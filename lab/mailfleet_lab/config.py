@@ -114,6 +114,8 @@ def default_config():
                 "secret": None,
                 "send_as": [],
                 "public_client": True,
+                # authorization code flow: http://localhost on any port, like a native app's loopback redirect
+                "redirect_uris": ["http://localhost", "http://127.0.0.1"],
             },
         },
         "token": {
@@ -167,6 +169,7 @@ def _normalise_accounts(config):
     for client_id, app in (config.get("apps") or {}).items():
         app.setdefault("secret", None)
         app.setdefault("certificate", None)
+        app.setdefault("redirect_uris", [])
         app.setdefault("public_client", app.get("secret") is None)
         app["send_as"] = [addr.lower() for addr in app.get("send_as") or []]
         app.setdefault("name", client_id)

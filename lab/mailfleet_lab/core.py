@@ -90,6 +90,7 @@ class Lab:
         self.recipients = collections.defaultdict(collections.deque)
         self.signing_key = self._load_signing_key()
         self.device_codes = {}
+        self.auth_codes = {}
         self.refresh_tokens = {}
         self.ports = {}
         self.certs = None

@@ -10,6 +10,7 @@ One request per connection (``Connection: close``); enough for urllib, requests 
 import asyncio
 import base64
 import datetime
+import hashlib
 import html
 import json
 import secrets
@@ -27,12 +28,13 @@ from .config import finish_config, merge_patch, redacted
 from .core import LOG, _b64url, _b64url_decode
 
 MAX_BODY = 1024 * 1024
-REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+REASONS = {200: "OK", 204: "No Content", 302: "Found", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error"}
 
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
 GRANT_DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_REFRESH_TOKEN = "refresh_token"
+GRANT_AUTHORIZATION_CODE = "authorization_code"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -147,6 +149,8 @@ class TokenEndpoint:
             return self.device_login_submit(request)
         if len(parts) >= 4 and parts[1:3] == ["v2.0", ".well-known"] and request.method == "GET":
             return self.openid_configuration(parts[0])
+        if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "authorize"]:
+            return self.authorize(parts[0], request)
         if len(parts) != 4 or parts[1:3] != ["oauth2", "v2.0"] or parts[3] not in ("token", "devicecode"):
             return Response(404, {"error": "not_found", "error_description": "no such endpoint in the lab"})
         if request.method != "POST":
@@ -170,6 +174,8 @@ class TokenEndpoint:
             return self.device_code_token(form)
         if grant == GRANT_REFRESH_TOKEN:
             return self.refresh(form)
+        if grant == GRANT_AUTHORIZATION_CODE:
+            return self.authorization_code(form)
         return self.error(400, "unsupported_grant_type", 70003,
                           "The app requested an unsupported grant type '%s'." % grant)
 
@@ -407,6 +413,94 @@ class TokenEndpoint:
             scope += " offline_access"
         LOG.info("token: refresh for client_id=%s user=%s", form["client_id"], claims["upn"])
         return self._delegated_tokens(form["client_id"], claims["upn"], scope.strip())
+
+    # ----- authorization code flow with PKCE (a person signs in through a browser) --------------------------------
+    @staticmethod
+    def _redirect_allowed(app, uri):
+        allowed = app.get("redirect_uris") or []
+        if uri in allowed:
+            return True
+        parsed = urllib.parse.urlsplit(uri)
+        # like Microsoft for public clients: http://localhost with any port
+        return parsed.scheme == "http" and parsed.hostname in ("localhost", "127.0.0.1") and any(
+            urllib.parse.urlsplit(a).hostname == parsed.hostname and not urllib.parse.urlsplit(a).port
+            and urllib.parse.urlsplit(a).scheme == "http" for a in allowed)
+
+    def _html(self, status, text):
+        return Response(status, "<!doctype html><title>mailfleet lab sign-in</title>%s" % text,
+                        content_type="text/html; charset=utf-8")
+
+    def authorize(self, tenant, request):
+        """GET: the sign-in form; POST (form with mailbox and password): redirect with ``code`` and ``state``."""
+        params = dict(request.query)
+        if request.method == "POST":
+            params.update(request.form())
+        if not self.lab.tenant_matches(tenant):
+            return self._html(400, "<p>AADSTS90002: Tenant '%s' not found.</p>" % html.escape(tenant))
+        app = self.lab.config["apps"].get(params.get("client_id", ""))
+        if app is None:
+            return self._html(400, "<p>AADSTS700016: Application with identifier '%s' was not found in the directory "
+                                   "'%s'.</p>" % (html.escape(params.get("client_id", "")), self.lab.tenant()["name"]))
+        redirect = params.get("redirect_uri", "")
+        if not self._redirect_allowed(app, redirect):
+            return self._html(400, "<p>AADSTS50011: The redirect URI '%s' specified in the request does not match the "
+                                   "redirect URIs configured for the application.</p>" % html.escape(redirect))
+        if params.get("response_type") != "code":
+            return self._redirect(redirect, {"error": "unsupported_response_type", "state": params.get("state")})
+        if request.method != "POST":
+            hidden = "".join('<input type=hidden name="%s" value="%s">' % (html.escape(k), html.escape(v))
+                             for k, v in params.items())
+            return self._html(200, "<h1>mailfleet lab: sign in</h1><form method=post>%s<label>Mailbox <input name=user "
+                                   "value=\"%s\"></label> <label>Password <input type=password name=password></label> "
+                                   "<button>Sign in</button></form>" % (hidden, html.escape(params.get("login_hint", ""))))
+        user = (params.get("user") or "").lower()
+        box = self.lab.account(user)
+        if box is None or not box.get("password") or not secrets.compare_digest(
+                str(box["password"]).encode(), (params.get("password") or "").encode()):
+            return self._html(401, "<p>Sign-in failed: unknown mailbox or wrong password.</p>")
+        code = secrets.token_urlsafe(32)
+        self.lab.auth_codes[code] = {
+            "client_id": params["client_id"], "redirect_uri": redirect, "scope": params.get("scope", ""),
+            "user": user, "challenge": params.get("code_challenge"),
+            "method": params.get("code_challenge_method", "plain"), "expires": time.time() + 600,
+        }
+        LOG.info("token: authorization code issued for client_id=%s user=%s", params["client_id"], user)
+        return self._redirect(redirect, {"code": code, "state": params.get("state")})
+
+    @staticmethod
+    def _redirect(uri, values):
+        query = urllib.parse.urlencode({k: v for k, v in values.items() if v is not None})
+        return Response(302, b"", content_type="text/plain", headers={
+            "Location": uri + ("&" if "?" in uri else "?") + query})
+
+    def authorization_code(self, form):
+        app, error = self._app(form)
+        if error:
+            return error
+        if app.get("secret") or app.get("certificate"):
+            error = self._check_secret(app, form, required=True)
+            if error:
+                return error
+        if not form.get("code"):
+            return self.missing("code")
+        entry = self.lab.auth_codes.pop(form["code"], None)
+        if entry is None or entry["client_id"] != form["client_id"] or time.time() > entry["expires"]:
+            return self.error(400, "invalid_grant", 70008, "The provided authorization code or refresh token has "
+                                                           "expired due to inactivity.")
+        if form.get("redirect_uri") != entry["redirect_uri"]:
+            return self.error(400, "invalid_grant", 50011, "The redirect URI specified in the request does not match "
+                                                           "the redirect URI of the authorization request.")
+        if entry["challenge"]:
+            verifier = form.get("code_verifier") or ""
+            if entry["method"] == "S256":
+                computed = _b64url(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
+            else:
+                computed = verifier
+            if not secrets.compare_digest(computed, entry["challenge"]):
+                return self.error(400, "invalid_grant", 50148, "The code_verifier does not match the code_challenge "
+                                                               "supplied in the authorization request for PKCE.")
+        LOG.info("token: authorization code redeemed for client_id=%s user=%s", form["client_id"], entry["user"])
+        return self._delegated_tokens(form["client_id"], entry["user"], entry["scope"])
 
     def device_login_page(self, request):
         code = html.escape(request.query.get("user_code", ""))

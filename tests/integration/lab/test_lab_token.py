@@ -3,8 +3,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lab's token endpoint answers like the Microsoft identity platform v2.0 token endpoint."""
 
+import base64
+import hashlib
+import http.client
 import smtplib
 import time
+import urllib.parse
 
 import pytest
 
@@ -158,3 +162,56 @@ def test_certificate_credential_bad_signature_and_unknown_key(lab, tmp_path):
     # an app without a certificate
     status, answer = lab.token_request(assertion_form(lab.client_assertion(), client_id=PUBLIC_CLIENT_ID))
     assert (status, answer["error_codes"]) == (401, [700027])
+
+
+def raw_https(lab, method, path, form=None):
+    """One HTTPS request to the token listener without following redirects: (status, headers, body)."""
+    conn = http.client.HTTPSConnection(lab.host, lab.ports["token"], context=lab.ssl_context(), timeout=10)
+    try:
+        body = urllib.parse.urlencode(form).encode() if form is not None else None
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def test_authorization_code_flow_with_pkce(lab):
+    import base64  # pylint: disable=import-outside-toplevel
+    verifier = "lab-verifier-" + "x" * 50
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    params = {"client_id": PUBLIC_CLIENT_ID, "response_type": "code", "redirect_uri": "http://localhost:8765/cb",
+              "scope": "https://outlook.office.com/SMTP.Send offline_access", "state": "st-1",
+              "code_challenge": challenge, "code_challenge_method": "S256", "login_hint": "alice@contoso.test"}
+    path = "/contoso.test/oauth2/v2.0/authorize?" + urllib.parse.urlencode(params)
+    status, _headers, page = raw_https(lab, "GET", path)
+    assert status == 200 and "alice@contoso.test" in page and "<form" in page
+    status, _headers, page = raw_https(lab, "POST", path, {"user": "alice@contoso.test", "password": "wrong"})
+    assert status == 401
+    status, headers, _page = raw_https(lab, "POST", path, {"user": "alice@contoso.test", "password": "alice-lab-password"})
+    assert status == 302
+    location = urllib.parse.urlsplit(headers["Location"])
+    assert location.netloc == "localhost:8765" and location.path == "/cb"
+    answer = dict(urllib.parse.parse_qsl(location.query))
+    assert answer["state"] == "st-1"
+    redeem = {"grant_type": "authorization_code", "client_id": PUBLIC_CLIENT_ID, "code": answer["code"],
+              "redirect_uri": "http://localhost:8765/cb", "code_verifier": "wrong-verifier"}
+    status, body = lab.token_request(redeem)
+    assert (status, body["error_codes"]) == (400, [50148])
+    # the code is single use, even after a failed attempt
+    status, body = lab.token_request(dict(redeem, code_verifier=verifier))
+    assert (status, body["error_codes"]) == (400, [70008])
+    status, headers, _page = raw_https(lab, "POST", path, {"user": "alice@contoso.test", "password": "alice-lab-password"})
+    code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(headers["Location"]).query))["code"]
+    status, body = lab.token_request(dict(redeem, code=code, code_verifier=verifier))
+    assert status == 200 and body["refresh_token"]
+    with lab.smtp() as client:
+        assert client.docmd("AUTH", "XOAUTH2 " + xoauth2_string("alice@contoso.test", body["access_token"]))[0] == 235
+
+
+def test_authorize_refuses_unknown_redirect(lab):
+    params = {"client_id": PUBLIC_CLIENT_ID, "response_type": "code", "redirect_uri": "https://evil.example.test/cb",
+              "scope": "https://outlook.office.com/SMTP.Send"}
+    status, _headers, page = raw_https(lab, "GET", "/contoso.test/oauth2/v2.0/authorize?" + urllib.parse.urlencode(params))
+    assert status == 400 and "AADSTS50011" in page

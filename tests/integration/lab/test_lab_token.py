@@ -178,7 +178,6 @@ def raw_https(lab, method, path, form=None):
 
 
 def test_authorization_code_flow_with_pkce(lab):
-    import base64  # pylint: disable=import-outside-toplevel
     verifier = "lab-verifier-" + "x" * 50
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     params = {"client_id": PUBLIC_CLIENT_ID, "response_type": "code", "redirect_uri": "http://localhost:8765/cb",

@@ -188,8 +188,10 @@ def _endpoint(v, kind, base, overrides, microsoft, implicit_tls_supported):
             security = base["security"]
         elif port in IMPLICIT_TLS_PORTS:
             security = "tls"
-        else:
+        elif port in STARTTLS_PORTS:
             security = "starttls"
+        else:  # a port of its own (a lab, a NAT): keep the profile's way of securing this service
+            security = base["security"] or DEFAULT_SECURITY[kind]
 
     if microsoft and port == 465:
         v.fail(port_key, port, "Microsoft 365 does not support 465; use 587 with STARTTLS (source: %s)" % SOURCE_465,

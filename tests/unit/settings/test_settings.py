@@ -67,6 +67,15 @@ def test_custom_profile_infers_port_and_security():
     assert s["imap"] is None and s["oauth2"] is None
 
 
+def test_port_alone_keeps_the_services_security():
+    s = build_settings("lab", {"imap_port": 20993, "pop_port": 20995, "smtp_port": 20587})
+    assert (s["imap"]["security"], s["pop"]["security"], s["smtp"]["security"]) == ("tls", "tls", "starttls")
+    s = build_settings("microsoft365", {"imap_port": 143, "smtp_port": 25})
+    assert (s["imap"]["security"], s["smtp"]["security"]) == ("starttls", "starttls")
+    custom = build_settings("custom", {"smtp_host": "relay.example", "smtp_port": 2525, "imap_host": "imap.example", "imap_port": 1993})
+    assert (custom["smtp"]["security"], custom["imap"]["security"]) == ("starttls", "tls")
+
+
 def test_port_as_string_is_accepted():
     assert build_settings("microsoft365", {"smtp_port": "25"})["smtp"]["port"] == 25
 

@@ -125,21 +125,24 @@ def _microsoft_auth(password_note):
     }
 
 
-PROFILES = {
-    "microsoft365": {
-        "title": "Microsoft 365 / Exchange Online, worldwide (also GCC)",
+def _sovereign_scopes(resource_host):
+    """Delegated scopes on a national cloud's Exchange resource host."""
+    return tuple("https://%s/%s" % (resource_host, scope) for scope in ("SMTP.Send", "IMAP.AccessAsUser.All", "POP.AccessAsUser.All")) \
+        + ("offline_access",)
+
+
+def _tenant_profile(title, smtp, mailbox_host, mailbox_source, oauth2):
+    """A Microsoft 365 tenant cloud: submission with STARTTLS, IMAP 993 and POP 995 with implicit TLS,
+    OAuth2 or (until its retirement) Basic auth, Microsoft's sending limits, connector relay and direct send."""
+    return {
+        "title": title,
         "microsoft": True,
-        "smtp": _endpoint("smtp.office365.com", 587, "starttls", SOURCE_M365_SMTP,
-                          note="Port 25 with STARTTLS is also accepted; 465 is not supported."),
-        "smtp_legacy_tls_host": _endpoint(
-            "smtp-legacy.office365.com", 587, "starttls",
-            "learn.microsoft.com: opt-in endpoint for TLS 1.0/1.1 clients (worldwide only)",
-            note="Opt-in for clients that cannot do TLS 1.2; not in GCC, GCC High or DoD."),
-        "imap": _endpoint("outlook.office365.com", 993, "tls", SOURCE_M365_IMAP),
-        "pop": _endpoint("outlook.office365.com", 995, "tls", SOURCE_M365_IMAP),
+        "smtp": smtp,
+        "imap": _endpoint(mailbox_host, 993, "tls", mailbox_source),
+        "pop": _endpoint(mailbox_host, 995, "tls", mailbox_source),
         "auth_methods": ("oauth2", "password"),
         "auth_notes": _microsoft_auth(BASIC_AUTH_RETIREMENT["text"]),
-        "oauth2": _oauth2("login.microsoftonline.com", M365_APP_SCOPE, M365_DELEGATED_SCOPES),
+        "oauth2": oauth2,
         "limits": M365_LIMITS,
         "connector": M365_CONNECTOR,
         "direct_send": M365_DIRECT_SEND,
@@ -147,7 +150,22 @@ PROFILES = {
         "implicit_tls_supported": False,
         "ip_host_allowed": False,
         "ca_file": None,
-    },
+    }
+
+
+PROFILES = {
+    "microsoft365": dict(
+        _tenant_profile(
+            "Microsoft 365 / Exchange Online, worldwide (also GCC)",
+            _endpoint("smtp.office365.com", 587, "starttls", SOURCE_M365_SMTP,
+                      note="Port 25 with STARTTLS is also accepted; 465 is not supported."),
+            "outlook.office365.com", SOURCE_M365_IMAP,
+            _oauth2("login.microsoftonline.com", M365_APP_SCOPE, M365_DELEGATED_SCOPES)),
+        smtp_legacy_tls_host=_endpoint(
+            "smtp-legacy.office365.com", 587, "starttls",
+            "learn.microsoft.com: opt-in endpoint for TLS 1.0/1.1 clients (worldwide only)",
+            note="Opt-in for clients that cannot do TLS 1.2; not in GCC, GCC High or DoD."),
+    ),
     "outlook_com": {
         "title": "Outlook.com consumer accounts (outlook.com, hotmail.com, live.com, msn.com)",
         "microsoft": True,
@@ -174,70 +192,29 @@ PROFILES = {
         "ip_host_allowed": False,
         "ca_file": None,
     },
-    "gcc_high": {
-        "title": "Microsoft 365 GCC High (US Government)",
-        "microsoft": True,
-        "smtp": _endpoint("outlook.office365.us", 587, "starttls", "GCC High endpoints list (ID 5)",
-                          note="smtp.office365.us is also mentioned in some documents (unconfirmed)."),
-        "imap": _endpoint("outlook.office365.us", 993, "tls", "GCC High endpoints list (ID 5)"),
-        "pop": _endpoint("outlook.office365.us", 995, "tls", "GCC High endpoints list (ID 5)"),
-        "auth_methods": ("oauth2", "password"),
-        "auth_notes": _microsoft_auth(BASIC_AUTH_RETIREMENT["text"]),
-        # The authority is confirmed (Entra national clouds); the Exchange resource for the scopes is not.
-        "oauth2": _oauth2("login.microsoftonline.us", "https://outlook.office365.us/.default",
-                          ("https://outlook.office365.us/SMTP.Send", "https://outlook.office365.us/IMAP.AccessAsUser.All",
-                           "https://outlook.office365.us/POP.AccessAsUser.All", "offline_access"),
-                          confirmed=False),
-        "limits": M365_LIMITS,
-        "connector": M365_CONNECTOR,
-        "direct_send": M365_DIRECT_SEND,
-        "tls_min_version": "1.2",
-        "implicit_tls_supported": False,
-        "ip_host_allowed": False,
-        "ca_file": None,
-    },
-    "dod": {
-        "title": "Microsoft 365 DoD (US Department of Defense)",
-        "microsoft": True,
-        "smtp": _endpoint("outlook-dod.office365.us", 587, "starttls", "DoD endpoints list"),
-        "imap": _endpoint("outlook-dod.office365.us", 993, "tls", "DoD endpoints list"),
-        "pop": _endpoint("outlook-dod.office365.us", 995, "tls", "DoD endpoints list"),
-        "auth_methods": ("oauth2", "password"),
-        "auth_notes": _microsoft_auth(BASIC_AUTH_RETIREMENT["text"]),
-        "oauth2": _oauth2("login.microsoftonline.us", "https://outlook-dod.office365.us/.default",
-                          ("https://outlook-dod.office365.us/SMTP.Send", "https://outlook-dod.office365.us/IMAP.AccessAsUser.All",
-                           "https://outlook-dod.office365.us/POP.AccessAsUser.All", "offline_access"),
-                          confirmed=False),
-        "limits": M365_LIMITS,
-        "connector": M365_CONNECTOR,
-        "direct_send": M365_DIRECT_SEND,
-        "tls_min_version": "1.2",
-        "implicit_tls_supported": False,
-        "ip_host_allowed": False,
-        "ca_file": None,
-    },
-    "china": {
-        "title": "Microsoft 365 operated by 21Vianet (China)",
-        "microsoft": True,
-        "smtp": _endpoint("smtp.partner.outlook.cn", 587, "starttls",
-                          "21Vianet endpoints list (*.partner.outlook.cn 587/993/995)", confirmed=False,
-                          note="Partly confirmed: the endpoint list names *.partner.outlook.cn on 587."),
-        "imap": _endpoint("partner.outlook.cn", 993, "tls", "21Vianet endpoints list"),
-        "pop": _endpoint("partner.outlook.cn", 995, "tls", "21Vianet endpoints list"),
-        "auth_methods": ("oauth2", "password"),
-        "auth_notes": _microsoft_auth(BASIC_AUTH_RETIREMENT["text"]),
-        "oauth2": _oauth2("login.partner.microsoftonline.cn", "https://partner.outlook.cn/.default",
-                          ("https://partner.outlook.cn/SMTP.Send", "https://partner.outlook.cn/IMAP.AccessAsUser.All",
-                           "https://partner.outlook.cn/POP.AccessAsUser.All", "offline_access"),
-                          confirmed=False),
-        "limits": M365_LIMITS,
-        "connector": M365_CONNECTOR,
-        "direct_send": M365_DIRECT_SEND,
-        "tls_min_version": "1.2",
-        "implicit_tls_supported": False,
-        "ip_host_allowed": False,
-        "ca_file": None,
-    },
+    # National clouds: the authorities are confirmed (Entra national clouds); their Exchange resource hosts
+    # for the scopes are not, so their OAuth2 entries are marked unconfirmed.
+    "gcc_high": _tenant_profile(
+        "Microsoft 365 GCC High (US Government)",
+        _endpoint("outlook.office365.us", 587, "starttls", "GCC High endpoints list (ID 5)",
+                  note="smtp.office365.us is also mentioned in some documents (unconfirmed)."),
+        "outlook.office365.us", "GCC High endpoints list (ID 5)",
+        _oauth2("login.microsoftonline.us", "https://outlook.office365.us/.default",
+                _sovereign_scopes("outlook.office365.us"), confirmed=False)),
+    "dod": _tenant_profile(
+        "Microsoft 365 DoD (US Department of Defense)",
+        _endpoint("outlook-dod.office365.us", 587, "starttls", "DoD endpoints list"),
+        "outlook-dod.office365.us", "DoD endpoints list",
+        _oauth2("login.microsoftonline.us", "https://outlook-dod.office365.us/.default",
+                _sovereign_scopes("outlook-dod.office365.us"), confirmed=False)),
+    "china": _tenant_profile(
+        "Microsoft 365 operated by 21Vianet (China)",
+        _endpoint("smtp.partner.outlook.cn", 587, "starttls",
+                  "21Vianet endpoints list (*.partner.outlook.cn 587/993/995)", confirmed=False,
+                  note="Partly confirmed: the endpoint list names *.partner.outlook.cn on 587."),
+        "partner.outlook.cn", "21Vianet endpoints list",
+        _oauth2("login.partner.microsoftonline.cn", "https://partner.outlook.cn/.default",
+                _sovereign_scopes("partner.outlook.cn"), confirmed=False)),
     "custom": {
         "title": "On-premises or hybrid relay (host, port and security given by the user)",
         "microsoft": False,

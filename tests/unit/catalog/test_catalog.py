@@ -115,6 +115,17 @@ def test_worldwide_scopes_and_legacy_endpoint():
     assert m365["smtp_legacy_tls_host"]["host"] == "smtp-legacy.office365.com"
 
 
+def test_sovereign_cloud_scopes():
+    assert catalog.PROFILES["gcc_high"]["oauth2"]["scope_app"] == "https://outlook.office365.us/.default"
+    assert catalog.PROFILES["dod"]["oauth2"]["scopes_delegated"] == [
+        "https://outlook-dod.office365.us/SMTP.Send",
+        "https://outlook-dod.office365.us/IMAP.AccessAsUser.All",
+        "https://outlook-dod.office365.us/POP.AccessAsUser.All",
+        "offline_access",
+    ]
+    assert catalog.PROFILES["china"]["oauth2"]["scopes_delegated"][0] == "https://partner.outlook.cn/SMTP.Send"
+
+
 def test_unconfirmed_facts_are_marked():
     assert catalog.PROFILES["china"]["smtp"]["confirmed"] is False
     assert "unconfirmed" in catalog.PROFILES["gcc_high"]["smtp"]["note"]

@@ -54,8 +54,9 @@ def _keep_host_mail_config(tmp_path_factory):
             break
         except OSError:
             if time.monotonic() > deadline:
-                pytest.fail("another test session has configured this machine's Postfix for %ds (%s)"
-                            % (LOCK_WAIT, LOCK_PATH))
+                # a resource conflict, not a result: the other session runs these same tests
+                pytest.skip("another test session holds this machine's Postfix (%s) for more than %ds"
+                            % (LOCK_PATH, LOCK_WAIT))
             time.sleep(1)
     archive = tmp_path_factory.mktemp("relay-saved") / "saved.tar"
     was_running = postfix_running()

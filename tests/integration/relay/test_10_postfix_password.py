@@ -90,3 +90,26 @@ def test_check_mode_predicts_exactly_what_the_real_run_changes(lab, run_relay, p
     back = apply_result(run_relay(password_vars(lab)).assert_ok())
     assert back["changed_files"] == ["/etc/postfix/main.cf", "/etc/postfix/recipient_canonical"]
     assert not testinfra.get_host("local://").file("/etc/postfix/recipient_canonical").exists
+
+
+def test_ipv4_only_restarts_postfix_on_loopback_v4(lab, run_relay, password_vars):
+    run_relay(password_vars(lab)).assert_ok()
+    run = run_relay(password_vars(lab, relay_ipv4_only=True)).assert_ok()
+    host = testinfra.get_host("local://")
+    assert host.check_output("postconf -h inet_protocols") == "ipv4"
+    listening = [s for s in host.socket.get_listening_sockets() if s.endswith(":25")]
+    assert listening == ["tcp://127.0.0.1:25"], listening
+    assert "RUNNING HANDLER [mailfleet.outlook.relay : Restart Postfix for new listening addresses (no service " \
+        "manager)] ***\nchanged: [localhost]" in run.stdout, run.describe()
+    run_relay(password_vars(lab)).assert_ok()
+    listening = [s for s in host.socket.get_listening_sockets() if s.endswith(":25")]
+    assert sorted(listening) == ["tcp://127.0.0.1:25", "tcp://::1:25"], listening
+
+
+def test_image_root_writes_files_only(lab, run_relay, rh, password_vars, tmp_path):
+    before = rh.snapshot()
+    root = tmp_path / "image"
+    run_relay(password_vars(lab, relay_root=str(root))).assert_ok()
+    assert rh.snapshot() == before
+    assert "relayhost = [localhost]" in (root / "etc/postfix/main.cf").read_text()
+    assert (root / "etc/postfix/sasl_passwd.db").exists()

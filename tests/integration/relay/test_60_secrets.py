@@ -21,7 +21,7 @@ def files_with(needle, roots):
         if not os.path.exists(root):
             continue
         p = subprocess.run(["grep", "-rlsF", "--binary-files=text", needle, root], capture_output=True, text=True,
-                           timeout=120)
+                           timeout=120, check=False)
         out.update(line for line in p.stdout.splitlines() if line)
     return out
 
@@ -52,7 +52,8 @@ def test_canary_secrets_stay_in_the_secret_files(lab_factory, run_relay, rh, tmp
     # files: only the 0600 secret files hold the canaries (the .db of the map included)
     holders = files_with(CANARY_PW, SEARCH) | files_with(CANARY_CS, SEARCH) | files_with(CANARY_PW, [str(tmp_path)]) \
         | files_with(CANARY_CS, [str(tmp_path)])
-    holders = {h for h in holders if "extra-vars" not in h}  # the test's own input file
+    # not the host: the test's own input file and the lab (the "Microsoft" side) that knows the secrets
+    holders = {h for h in holders if "extra-vars" not in h and not h.startswith(lab.state_dir)}
     allowed = {"/etc/postfix/sasl_passwd", "/etc/postfix/sasl_passwd.db", "/etc/mailfleet/relay/oauth2.json"}
     assert holders <= allowed, holders
     for h in holders:

@@ -75,7 +75,7 @@ def stop(config, timeout=10.0):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="mailfleet_lab", description="Exchange Online look-alike on loopback.")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--config", help="JSON merge patch over the default config (see lab/README.md)")
+    source.add_argument("--config", help="JSON merge patch over the default config (see lab/README.md); - = stdin")
     source.add_argument("--default", action="store_true", help="run with the default config")
     parser.add_argument("--detach", action="store_true",
                         help="run in the background; return once it listens and print state.json")
@@ -101,6 +101,9 @@ def main(argv=None):
     if args.stop:
         return stop(config)
     if args.detach:
+        if args.config == "-":
+            print("mailfleet_lab: --detach needs the config in a file, not on standard input", file=sys.stderr)
+            return 2
         os.makedirs(config["state_dir"], exist_ok=True)
         return detach(list(sys.argv[1:] if argv is None else argv), config)
     # pylint: disable-next=import-outside-toplevel

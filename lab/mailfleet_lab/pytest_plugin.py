@@ -102,10 +102,6 @@ class LabHandle:
         self._stderr = None
 
     # ----- process -----------------------------------------------------------------------------------------------
-    @property
-    def config_path(self):
-        return os.path.join(self.state_dir, "lab-config.json")
-
     def start(self, timeout=START_TIMEOUT):
         """Start the lab (again on the ports of the previous run, if any) and wait until it listens."""
         if self.running():
@@ -113,15 +109,16 @@ class LabHandle:
         if self.state:
             self.patch["ports"] = dict(self.state["ports"])
         os.makedirs(self.state_dir, exist_ok=True)
-        with open(self.config_path, "w", encoding="utf-8") as handle:
-            json.dump(self.patch, handle, indent=2)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([LAB_DIR] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         stderr_path = os.path.join(self.state_dir, "stderr.log")
         self._stderr = open(stderr_path, "ab")  # pylint: disable=consider-using-with
         self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
-            [sys.executable, "-m", "mailfleet_lab", "--config", self.config_path],
-            stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr, env=env, start_new_session=True)
+            [sys.executable, "-m", "mailfleet_lab", "--config", "-"],
+            stdin=subprocess.PIPE, stdout=self._stderr, stderr=self._stderr, env=env, start_new_session=True)
+        # the config (test passwords and secrets included) goes through a pipe, never into a file
+        self.proc.stdin.write(json.dumps(self.patch).encode("utf-8"))
+        self.proc.stdin.close()
         state_path = os.path.join(self.state_dir, "state.json")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -162,6 +162,13 @@ def test_no_secrets_in_logs(lab_factory):
     for secret in (canary_password, canary_secret, token, token.split(".")[2]):
         assert secret not in log
         assert secret not in config_text
+    # nothing the lab or its fixture wrote to disk holds the canaries (the config goes through a pipe)
+    for folder, dummy, files in os.walk(lab.state_dir):
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as handle:
+                content = handle.read()
+            for secret in (canary_password, canary_secret):
+                assert secret.encode() not in content, os.path.join(folder, name)
 
 
 def test_handle_outside_pytest_fixture(tmp_path):

@@ -79,3 +79,16 @@ def test_display_name_keeps_the_original_sender_visible(lab, run_relay, rh):
     m = _one(lab, subject)
     assert m["header_from"] == ["alice@contoso.test"] and m["mail_from"] == "alice@contoso.test"
     assert 'From: "Cron Daemon (root@vm.example)" <alice@contoso.test>' in m["data"]
+
+
+def test_reply_to_keeps_the_original_sender_reachable(lab, run_relay, rh):
+    v = rh.relay_vars(lab, relay_auth_method="password", relay_username="alice@contoso.test",
+                      relay_password="alice-lab-password", relay_original_sender="reply_to")
+    run_relay(v).assert_ok()
+    subject = rh.unique("rt")
+    rh.sendmail(subject, sender="Backup Job <backup@vm.example>")
+    m = _one(lab, subject)
+    assert m["header_from"] == ["alice@contoso.test"] and m["mail_from"] == "alice@contoso.test"
+    headers = m["data"].split("\n\n", 1)[0].replace("\r\n", "\n")
+    assert "Reply-To: Backup Job <backup@vm.example>" in headers, headers
+    assert headers.count("Reply-To:") == 1

@@ -73,10 +73,17 @@ def test_host_state(lab, run_relay, password_vars):
 
 
 def test_second_run_changes_nothing(lab, run_relay, password_vars):
-    run_relay(password_vars(lab)).assert_ok()
+    import time
+    t0 = time.monotonic()
+    first = run_relay(password_vars(lab)).assert_ok()
+    t1 = time.monotonic()
     again = run_relay(password_vars(lab)).assert_ok()
+    t2 = time.monotonic()
     assert again.stats["localhost"]["changed"] == 0, again.describe()
     assert apply_result(again)["changed"] is False
+    print("idempotency: run 1 ok=%(ok)s changed=%(changed)s" % first.stats["localhost"],
+          "in %.1fs; run 2 ok=%s changed=%s in %.1fs" % (t1 - t0, again.stats["localhost"]["ok"],
+                                                         again.stats["localhost"]["changed"], t2 - t1))
 
 
 def test_check_mode_predicts_exactly_what_the_real_run_changes(lab, run_relay, password_vars):

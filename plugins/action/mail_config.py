@@ -75,7 +75,6 @@ def render_text(templar, source, variables, searchpath):
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
-    _requires_connection = False
 
     def run(self, tmp=None, task_vars=None):
         if task_vars is None:

@@ -76,7 +76,10 @@ def _keep_host_mail_config(tmp_path_factory):
         tar.extractall("/")
     sh("postsuper", "-d", "ALL", check=False)
     if was_running:
-        sh("postfix", "start", check=False)
+        if os.access("/etc/init.d/postfix", os.X_OK):
+            sh("/etc/init.d/postfix", "start", check=False)  # also syncs the chroot files (Debian)
+        else:
+            sh("postfix", "start", check=False)
     lock.close()
 
 

@@ -120,3 +120,22 @@ def test_image_root_writes_files_only(lab, run_relay, rh, password_vars, tmp_pat
     assert rh.snapshot() == before
     assert "relayhost = [localhost]" in (root / "etc/postfix/main.cf").read_text()
     assert (root / "etc/postfix/sasl_passwd.db").exists()
+
+
+def test_role_repairs_postfix_chroot_files(lab, run_relay, rh, password_vars):
+    """A Postfix left running with an empty chroot (e.g. after a package reinstall) cannot resolve the
+    upstream; the role syncs the chroot files like the init script does, and mail flows again."""
+    import os
+    import shutil
+    chroot_etc = "/var/spool/postfix/etc"
+    if not os.path.exists("/usr/lib/postfix/configure-instance.sh"):
+        pytest.skip("not a Debian Postfix")
+    run_relay(password_vars(lab)).assert_ok()
+    for name in os.listdir(chroot_etc):
+        path = os.path.join(chroot_etc, name)
+        shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
+    run_relay(password_vars(lab)).assert_ok()
+    assert os.path.exists(os.path.join(chroot_etc, "hosts"))
+    subject = rh.unique("chroot")
+    rh.sendmail(subject)
+    assert len(lab.wait_for_messages(1, timeout=60, subject=subject)) == 1

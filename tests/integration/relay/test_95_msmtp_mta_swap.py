@@ -33,3 +33,5 @@ def test_role_installs_msmtp_mta_and_sendmail_relays_with_xoauth2(lab, run_relay
     finally:
         rh.sh("apt-get", "install", "-y", "-q", "postfix", timeout=300, check=False)
         assert shutil.which("postfix") is not None, "could not reinstall postfix"
+        # removing postfix emptied its chroot (/var/spool/postfix/etc): put the files back like a start does
+        rh.sh("/usr/lib/postfix/configure-instance.sh", "-", check=False)

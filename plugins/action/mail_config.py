@@ -19,6 +19,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 from ansible.utils.unsafe_proxy import wrap_var
 
+from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import USER_ARGUMENT_SPEC
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import SettingsError, build_settings
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import FORMATS, fill
 
@@ -35,19 +36,6 @@ except ImportError:  # 2.16 - 2.18
 PLUGINS_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), ".."))
 BUILTIN_TEMPLATES = os.path.join(PLUGINS_DIR, "templates")
 
-ARGUMENT_SPEC = dict(
-    format=dict(type="list", elements="str", required=True),
-    profile=dict(type="str", default="microsoft365"),
-    settings=dict(type="dict", default={}),
-    vars=dict(type="dict", default={}),
-    secrets=dict(type="dict", default={}, no_log=True),
-    var_prefix=dict(type="str", default=""),
-    template_dir=dict(type="path"),
-    root=dict(type="path", default="/"),
-    backup=dict(type="bool", default=False),
-    reload=dict(type="bool", default=True),
-    validate_only=dict(type="bool", default=False),
-)
 
 MANAGED = ("Managed by Ansible (mailfleet.outlook.mail_config, format %s): local changes are overwritten. "
            "Template: %s")
@@ -82,7 +70,7 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
 
-        validation, new_args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        validation, new_args = self.validate_argument_spec(argument_spec=USER_ARGUMENT_SPEC)
         args = validation.validated_parameters
 
         try:

@@ -43,6 +43,23 @@ except ImportError:  # pragma: no cover - not on Linux
     pty = None
 
 
+# The options a user gives mail_config; the action plugin validates them and the module accepts them again,
+# plus the rendered plan the action plugin adds (files, secret_contents, validate, services).
+USER_ARGUMENT_SPEC = dict(
+    format=dict(type="list", elements="str", required=True),
+    profile=dict(type="str", default="microsoft365"),
+    settings=dict(type="dict", default={}),
+    vars=dict(type="dict", default={}),
+    secrets=dict(type="dict", default={}, no_log=True),
+    var_prefix=dict(type="str", default=""),
+    template_dir=dict(type="path"),
+    root=dict(type="path", default="/"),
+    backup=dict(type="bool", default=False),
+    reload=dict(type="bool", default=True),
+    validate_only=dict(type="bool", default=False),
+)
+
+
 class ApplyError(Exception):
     """A failure with a message meant for the user, plus optional command output."""
 

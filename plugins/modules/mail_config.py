@@ -210,23 +210,13 @@ warnings_settings:
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import ApplyError, apply_plan
+from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import USER_ARGUMENT_SPEC, ApplyError, apply_plan
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            format=dict(type="list", elements="str", required=True),
-            profile=dict(type="str", default="microsoft365"),
-            settings=dict(type="dict", default={}),
-            vars=dict(type="dict", default={}),
-            secrets=dict(type="dict", default={}, no_log=True),
-            var_prefix=dict(type="str", default=""),
-            template_dir=dict(type="path"),
-            root=dict(type="path", default="/"),
-            backup=dict(type="bool", default=False),
-            reload=dict(type="bool", default=True),
-            validate_only=dict(type="bool", default=False),
+            USER_ARGUMENT_SPEC,
             files=dict(type="list", elements="dict"),
             secret_contents=dict(type="dict", no_log=True),
             validate=dict(type="list", elements="raw"),

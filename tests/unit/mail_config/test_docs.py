@@ -6,7 +6,7 @@ import pathlib
 import pytest
 import yaml
 
-from ansible_collections.mailfleet.outlook.plugins.action.mail_config import ARGUMENT_SPEC
+from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import USER_ARGUMENT_SPEC as ARGUMENT_SPEC
 
 pytestmark = pytest.mark.timeout(30)
 

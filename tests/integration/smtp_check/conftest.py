@@ -12,13 +12,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 
 import pytest
 
 from mailfleet_lab.pytest_plugin import LabHandle
-from mailfleet_testing import AnsibleRunner, ensure_collection_link, make_env
+from mailfleet_testing import AnsibleRunner, black_hole_port, ensure_collection_link, make_env
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
@@ -57,22 +56,5 @@ def module_runner(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def black_hole():
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    for _unused in range(4):
-        filler = socket.socket()
-        filler.settimeout(0.3)
-        try:
-            filler.connect(("127.0.0.1", port))
-        except OSError:
-            pass
-        fillers.append(filler)
-    try:
+    with black_hole_port() as port:
         yield port
-    finally:
-        for filler in fillers:
-            filler.close()
-        listener.close()

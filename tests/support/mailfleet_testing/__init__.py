@@ -8,10 +8,12 @@ importable directly as ``mailfleet_testing`` (pytest.ini puts tests/support on s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -237,3 +239,30 @@ class AnsibleRunner:
         cmd += self._common_args(inventory, extra_vars, check, diff, verbosity, limit) + list(args)
         run_env = {**self.env, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", **(env or {})}
         return run_command(cmd, run_env, self._scratch("results", ".json"), timeout, cwd=cwd or self.workdir)
+
+
+@contextlib.contextmanager
+def black_hole_port():
+    """A loopback port whose accept queue is full: the kernel drops further SYNs, so a connect times out.
+
+    The closest thing to a firewall that drops packets that a test can make without a network namespace.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _unused in range(4):
+        filler = socket.socket()
+        filler.settimeout(0.3)
+        try:
+            filler.connect(("127.0.0.1", port))
+        except OSError:
+            pass
+        fillers.append(filler)
+    try:
+        yield port
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()

@@ -9,6 +9,7 @@ import time
 import pytest
 
 import smtpcheck_fakes as fakes
+from mailfleet_testing import black_hole_port
 from ansible_collections.mailfleet.outlook.plugins.module_utils import _smtp_probe as probe
 
 pytestmark = pytest.mark.timeout(60)
@@ -433,28 +434,11 @@ def test_connect_refused():
 
 def test_connect_timeout_full_backlog():
     """A listener whose accept queue is full drops SYNs: the closest loopback thing to a black hole."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    for _i in range(4):
-        filler = socket.socket()
-        filler.settimeout(0.3)
-        try:
-            filler.connect(("127.0.0.1", port))
-        except OSError:
-            pass
-        fillers.append(filler)
-    try:
+    with black_hole_port() as port:
         res = run(port, timeout=1.5)
         assert code(res) == "connect_timeout" and res["failed_stage"] == "connect"
         assert 1.4 <= res["_elapsed"] <= 2.4
         assert "587" in res["diagnosis"]["hint"]
-    finally:
-        for filler in fillers:
-            filler.close()
-        listener.close()
 
 
 def test_dns_error():

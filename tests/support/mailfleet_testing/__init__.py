@@ -266,3 +266,8 @@ def black_hole_port():
         for filler in fillers:
             filler.close()
         listener.close()
+
+
+def running_in_ci() -> bool:
+    """True under CI (CI=true): there, tests that would skip for a missing capability must fail instead."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")

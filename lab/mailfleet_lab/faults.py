@@ -86,6 +86,19 @@ async def _readline(reader):
     return await asyncio.wait_for(reader.readline(), 60)
 
 
+async def _xoauth2_exchange(lab, args, reader, writer):
+    """SASL XOAUTH2 for IMAP AUTHENTICATE and POP AUTH: the initial response in ``args`` (SASL-IR) or
+    after a "+ " continuation; returns the identity the token stands for, or None."""
+    words = args.split()
+    if len(words) > 1:
+        blob = words[1]
+    else:
+        writer.write(b"+ \r\n")
+        await writer.drain()
+        blob = (await _readline(reader)).decode("ascii", "replace").strip()
+    return _xoauth2(lab, blob)
+
+
 async def serve_imap(lab, reader, writer):
     """Enough IMAP4rev1 for a probe: greeting, CAPABILITY, NOOP, LOGIN, AUTHENTICATE XOAUTH2, LOGOUT."""
     peer = writer.get_extra_info("peername")
@@ -121,14 +134,7 @@ async def serve_imap(lab, reader, writer):
                 LOG.info("imap: LOGIN <redacted> -> %s", "OK" if identity else "NO")
                 send("%s OK LOGIN completed." % tag if identity else "%s NO LOGIN failed." % tag)
             elif command == "AUTHENTICATE" and args.split(" ")[0].upper() == "XOAUTH2":
-                words = args.split()
-                if len(words) > 1:
-                    blob = words[1]
-                else:
-                    send("+ ")
-                    await writer.drain()
-                    blob = (await _readline(reader)).decode("ascii", "replace").strip()
-                identity = _xoauth2(lab, blob)
+                identity = await _xoauth2_exchange(lab, args, reader, writer)
                 LOG.info("imap: AUTHENTICATE XOAUTH2 <redacted> -> %s", "OK" if identity else "NO")
                 send("%s OK AUTHENTICATE completed." % tag if identity else "%s NO AUTHENTICATE failed." % tag)
             else:
@@ -170,14 +176,7 @@ async def serve_pop(lab, reader, writer):
                 send("+OK User successfully authenticated." if identity
                      else "-ERR Logon failure: unknown user name or bad password.")
             elif command == "AUTH" and args.split(" ")[0].upper() == "XOAUTH2":
-                words = args.split()
-                if len(words) > 1:
-                    blob = words[1]
-                else:
-                    send("+ ")
-                    await writer.drain()
-                    blob = (await _readline(reader)).decode("ascii", "replace").strip()
-                identity = _xoauth2(lab, blob)
+                identity = await _xoauth2_exchange(lab, args, reader, writer)
                 LOG.info("pop: AUTH XOAUTH2 <redacted> -> %s", "+OK" if identity else "-ERR")
                 send("+OK User successfully authenticated." if identity
                      else "-ERR Authentication failure: unknown user name or bad password.")

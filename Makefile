@@ -99,7 +99,7 @@ build: venv ## ansible-galaxy collection build, install the tarball in .build/, 
 	@bash scripts/build-check.sh
 
 demo: ## the demo (see README.md)
-	@bash scripts/demo.sh
+	@bash scripts/test-lock.sh bash scripts/demo.sh
 
 clean: ## remove .build/ and tests/output/ (keeps .venv)
 	rm -rf $(BUILD) tests/output

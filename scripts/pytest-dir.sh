@@ -7,7 +7,7 @@ if [[ ! -d $dir ]]; then
     echo "pytest: $dir does not exist yet: nothing to run"
     exit 0
 fi
-python -m pytest "$dir" "$@"
+bash "$(dirname "$0")/test-lock.sh" python -m pytest "$dir" "$@"
 rc=$?
 if ((rc == 5)); then
     echo "pytest: no tests collected in $dir (ok while the area is empty)"

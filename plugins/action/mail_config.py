@@ -100,6 +100,7 @@ class ActionModule(ActionBase):
             secrets=dict((k, v) for k, v in (args["secrets"] or {}).items() if v),
             validate=plan["validate"],
             services=plan["services"],
+            programs=plan["programs"],
         )
         module_result = self._execute_module(module_name="mailfleet.outlook.mail_config",
                                              module_args=module_args, task_vars=task_vars)
@@ -114,8 +115,10 @@ class ActionModule(ActionBase):
     def _plan(self, args, task_vars):
         prefix = args["var_prefix"] or ""
 
+        names = args.get("var_names") or {}
+
         def var(name):
-            return prefix + name
+            return names.get(name) or prefix + name
 
         formats = []
         for name in args["format"]:
@@ -166,7 +169,7 @@ class ActionModule(ActionBase):
             searchpath.append(tdir)
         searchpath.append(BUILTIN_TEMPLATES)
 
-        files, secret_contents, validate, services, format_warnings = [], {}, [], [], []
+        files, secret_contents, validate, services, format_warnings, programs = [], {}, [], [], [], {}
         seen_paths = {}
         for fmt in formats:
             cfg = dict(fmt.variables)
@@ -186,8 +189,9 @@ class ActionModule(ActionBase):
                 try:
                     path = fill(spec.path, cfg)
                     mode, owner, group = (fill(x, cfg) if x else x for x in (spec.mode, spec.owner, spec.group))
-                    post = [[fill(a, cfg) for a in argv] for argv in spec.post]
-                    creates = [fill(p, cfg) for p in spec.creates]
+                    with_post = spec.post_when is None or spec.post_when(ctx)
+                    post = [[fill(a, cfg) for a in argv] for argv in spec.post] if with_post else []
+                    creates = [fill(p, cfg) for p in spec.creates] if with_post else []
                     remove_with = [fill(p, cfg) for p in spec.remove_with]
                 except KeyError as e:
                     raise PlanError("format %s, file %s: variable %s is required. Fix: set %s" % (
@@ -199,6 +203,8 @@ class ActionModule(ActionBase):
                 seen_paths[path] = fmt.name
                 entry = {"path": path, "mode": mode, "owner": owner, "group": group, "secret": spec.secret,
                          "post": post, "creates": creates, "remove_with": remove_with}
+                if post and spec.post_hint is not None:
+                    entry["post_hint"] = spec.post_hint(var)
                 if spec.when is not None and not spec.when(ctx):
                     entry["state"] = "absent"
                     files.append(entry)
@@ -227,9 +233,10 @@ class ActionModule(ActionBase):
                 else:
                     validate.append([fill(a, cfg) for a in v])
             services.extend(dict(s) for s in fmt.services)
+            programs.update(fmt.programs)
 
         return {"formats": [f.name for f in formats], "files": files, "secret_contents": secret_contents,
-                "validate": validate, "services": services,
+                "validate": validate, "services": services, "programs": programs,
                 "warnings": list(settings.get("warnings") or []) + format_warnings,
                 "settings": settings}
 

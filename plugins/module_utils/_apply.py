@@ -52,6 +52,7 @@ USER_ARGUMENT_SPEC = dict(
     vars=dict(type="dict", default={}),
     secrets=dict(type="dict", default={}, no_log=True),
     var_prefix=dict(type="str", default=""),
+    var_names=dict(type="dict", default={}),
     template_dir=dict(type="path"),
     root=dict(type="path", default="/"),
     backup=dict(type="bool", default=False),
@@ -337,6 +338,28 @@ class _Entry(object):
         return errors
 
 
+# Where Ansible's get_bin_path looks besides PATH: Postfix's commands live in /usr/sbin, often not on a user's PATH.
+SBIN_DIRS = ("/sbin", "/usr/sbin", "/usr/local/sbin")
+
+
+def find_program(name, search_path=None):
+    """The absolute path of program ``name`` (PATH, then the sbin directories), or None when it is not installed."""
+    if os.path.isabs(name):
+        return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
+    dirs = [d for d in (search_path if search_path is not None else os.environ.get("PATH", os.defpath)).split(os.pathsep) if d]
+    dirs += [d for d in SBIN_DIRS if d not in dirs]
+    for d in dirs:
+        candidate = os.path.join(d, name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _package_of(programs, name):
+    """The package that provides program ``name`` (from the format's ``programs``), or None."""
+    return (programs or {}).get(os.path.basename(name))
+
+
 def _run(run_command, argv):
     """Run argv; return (rc, combined output).  A missing program is rc 127."""
     try:
@@ -390,8 +413,14 @@ def run_with_tty(argv, timeout=120):
 
 
 def apply_plan(files, run_command, root="/", check_mode=False, backup=False, validate=None,
-               services=None, run_services=True):
-    """Apply ``files`` as one unit.  Returns a result dict; raises ApplyError (already rolled back)."""
+               services=None, run_services=True, programs=None, which=find_program):
+    """Apply ``files`` as one unit.  Returns a result dict; raises ApplyError (already rolled back).
+
+    ``programs`` maps the programs of post steps, validators and services to the package that provides them.
+    Every such program is looked up (``which``) before anything is written: on the live system a missing one
+    fails the call with its name, its package and the fix; under an image ``root`` a missing post step is
+    skipped with a warning that says what was not compiled and how to do it in the image.
+    """
     root = root or "/"
     live = os.path.normpath(root) == "/"
     seen = set()
@@ -411,6 +440,16 @@ def apply_plan(files, run_command, root="/", check_mode=False, backup=False, val
 
     changed = [e for e in entries if e.changed]
     post_needed = [e for e in entries if e.needs_post()]
+    validators = []
+    for v in (validate or []):
+        tty = isinstance(v, dict) and v.get("tty")
+        argv = v["argv"] if isinstance(v, dict) else v
+        validators.append((tty, [_expand(a, "", root) for a in argv]))
+    wanted_services = [svc for svc in (services or []) if run_services] if live else []
+    located, missing = _locate_programs(post_needed, validators if live else [], wanted_services,
+                                        programs, which)
+    if missing and live and (changed or post_needed) and not check_mode:
+        raise ApplyError(_missing_message(missing, programs))
     result = {
         "changed": bool(changed or post_needed),
         "files": [e.result() for e in entries],
@@ -420,9 +459,14 @@ def apply_plan(files, run_command, root="/", check_mode=False, backup=False, val
         "validated": False,
         "services": [],
         "skipped_steps": [],
+        "warnings": [],
     }
     if check_mode:
         result["post_steps"] = [" ".join(a) for e in post_needed for a in e.post]
+        if missing and live and (changed or post_needed):
+            # in check mode a package task before this one only pretended to install it
+            result["warnings"].append("check mode: " + _missing_message(missing, programs).replace(
+                "; nothing was written", "; the real run fails here unless it is installed first"))
         return result
     if not (changed or post_needed):
         return result
@@ -446,21 +490,23 @@ def apply_plan(files, run_command, root="/", check_mode=False, backup=False, val
     for e in post_needed:
         for argv in e.post:
             steps.append(("post step", e, argv))
-    for v in (validate or []):
-        tty = isinstance(v, dict) and v.get("tty")
-        argv = v["argv"] if isinstance(v, dict) else v
-        steps.append(("validator", tty, [_expand(a, "", root) for a in argv]))
+    for tty, argv in validators:
+        steps.append(("validator", tty, argv))
     for kind, e, argv in steps:
         if kind == "validator" and not live:
             result["skipped_steps"].append("validator %s (root is %s)" % (" ".join(argv), root))
             continue
+        if argv[0] not in located:
+            # only under an image root: a live system failed before writing (above)
+            result["skipped_steps"].append("%s %s (%s is not installed on this host)" % (kind, " ".join(argv), argv[0]))
+            result["warnings"].append(_image_skip_warning(e, argv, root, programs))
+            continue
+        shown, argv = argv, [located[argv[0]]] + list(argv[1:])
         if kind == "validator" and e:
             rc, out = run_with_tty(argv)
         else:
             rc, out = _run(run_command, argv)
-        if rc == 127 and not live:
-            result["skipped_steps"].append("%s %s (not installed on this host)" % (kind, argv[0]))
-            continue
+        argv = shown
         if rc != 0:
             problems = _rollback(applied, run_command)
             raise ApplyError("%s '%s' failed (rc=%d); every file of this call was restored to its "
@@ -481,16 +527,64 @@ def apply_plan(files, run_command, root="/", check_mode=False, backup=False, val
             continue
         status = svc.get("status")
         if status:
-            rc, _out = _run(run_command, status)
+            rc, _out = _run(run_command, [located.get(status[0], status[0])] + list(status[1:]))
             if rc != 0:
                 result["skipped_steps"].append("service %s (not running)" % name)
                 continue
-        rc, out = _run(run_command, svc["reload"])
+        reload_argv = svc["reload"]
+        rc, out = _run(run_command, [located.get(reload_argv[0], reload_argv[0])] + list(reload_argv[1:]))
         if rc != 0:
             raise ApplyError("the new configuration is in place but reloading %s failed (rc=%d):\n%s"
                              % (name, rc, out), output=out)
         result["services"].append(name)
     return result
+
+
+def _locate_programs(post_needed, validators, services, programs, which):
+    """Look up every program the call will run; returns ({name: absolute path}, [missing names])."""
+    names = []
+    for e in post_needed:
+        names.extend(argv[0] for argv in e.post)
+    names.extend(argv[0] for _tty, argv in validators)
+    for svc in services:
+        names.extend(argv[0] for argv in (svc.get("status"), svc.get("reload")) if argv)
+    located, missing = {}, []
+    for name in names:
+        if name in located or name in missing:
+            continue
+        path = which(name)
+        if path:
+            located[name] = path
+        else:
+            missing.append(name)
+    return located, missing
+
+
+def _missing_message(missing, programs):
+    parts = []
+    for name in missing:
+        package = _package_of(programs, name)
+        parts.append("%s (package %s)" % (name, package) if package else name)
+    packages = sorted(set(p for p in (_package_of(programs, n) for n in missing) if p))
+    return ("%s %s not installed on this host, and the new configuration needs %s; nothing was written. "
+            "Fix: install %s first (the relay role does unless relay_install_packages is false), or write into "
+            "an image directory instead of the live system (option root; the relay role's relay_root)"
+            % (", ".join(parts), "is" if len(missing) == 1 else "are", "it" if len(missing) == 1 else "them",
+               " and ".join(packages) if packages else "the missing program(s)"))
+
+
+def _image_skip_warning(entry, argv, root, programs):
+    package = _package_of(programs, argv[0])
+    outputs = list(entry.creates) if entry is not None else []
+    what = entry.path if entry is not None else "the configuration"
+    hint = (entry.spec.get("post_hint") if entry is not None else None) or ""
+    return ("%s is not installed on this build host%s: '%s' was skipped, so %s under %s was written but %s. "
+            "Fix: run that step inside the image (for example at first boot, where %s is installed), or install "
+            "%s on the build host%s"
+            % (argv[0], " (package %s)" % package if package else "", " ".join(argv), what, root,
+               "not compiled (%s missing)" % ", ".join("/" + os.path.relpath(p, root) for p in outputs) if outputs
+               else "not processed",
+               argv[0], package or argv[0], "; or " + hint if hint else ""))
 
 
 def _problems(problems):

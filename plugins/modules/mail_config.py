@@ -63,6 +63,12 @@ options:
         about C(mode) reads C(relay_mode).
     type: str
     default: ''
+  var_names:
+    description:
+      - The caller's names for format variables whose name is not O(var_prefix) plus the variable's own, for
+        error messages, for example C(map_type) named C(relay_postfix_map_type) by the relay role.
+    type: dict
+    default: {}
   template_dir:
     description:
       - A directory on the controller with templates that override the collection's ones by relative name
@@ -71,7 +77,11 @@ options:
   root:
     description:
       - Write under this directory instead of the live system (image builds). With a value other than C(/),
-        validators and service actions are skipped, post steps run only if the program is installed.
+        validators and service actions are skipped, post steps run only if the program is installed on the
+        build host; a skipped post step is a warning that says what was not compiled and how to do it in the
+        image.
+      - On the live system (C(/)), every program of the post steps, validators and services must be installed;
+        a missing one fails the task before any file is written, naming the program and its package.
     type: path
     default: /
   backup:
@@ -107,6 +117,11 @@ options:
     description: Set by the action plugin. Service reload actions (name, status argv, reload argv).
     type: list
     elements: dict
+  programs:
+    description:
+      - Set by the action plugin. The package that provides each program of the post steps, validators and
+        services, named when a program is missing.
+    type: dict
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
@@ -221,6 +236,7 @@ def main():
             secret_contents=dict(type="dict", no_log=True),
             validate=dict(type="list", elements="raw"),
             services=dict(type="list", elements="dict"),
+            programs=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
@@ -243,12 +259,15 @@ def main():
 
     try:
         result = apply_plan(files, run, root=p["root"], check_mode=module.check_mode, backup=p["backup"],
-                            validate=p["validate"], services=p["services"], run_services=p["reload"])
+                            validate=p["validate"], services=p["services"], run_services=p["reload"],
+                            programs=p["programs"])
     except ApplyError as e:
         module.fail_json(msg=e.msg, rolled_back=e.rolled_back, validator_output=e.output or "")
     except Exception as e:  # pragma: no cover - unexpected
         module.fail_json(msg="mail_config: unexpected error: %s" % e, exception=traceback.format_exc())
 
+    for text in result.pop("warnings", None) or []:
+        module.warn(text)
     diff = result.pop("diff")
     if module._diff:
         result["diff"] = diff

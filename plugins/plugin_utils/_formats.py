@@ -26,6 +26,9 @@ Contract of a ``Format``:
 ``warn``         optional ``warn(ctx)`` returning warning texts shown to the user (after ``prepare``).
 ``services``     dicts ``{"name", "status": argv, "reload": argv}``: reloaded (never restarted) after a
                  change when ``status`` succeeds and the module's ``reload`` option is true.
+``programs``     ``{program: package}`` for the programs that ``post``, ``validate`` and ``services`` run, so that a
+                 missing one is reported by name with the package that provides it (before any file is
+                 written on a live system; as a warning, with the step skipped, under a ``root`` image directory).
 
 ``File`` entries:
 
@@ -41,6 +44,10 @@ Contract of a ``Format``:
                  exists (with its ``remove_with`` outputs), so dropping an option drops its file.
 ``post``         argv lists run after the file changed (``{dest}`` = written path, ``{destdir}`` = its
                  directory, ``{root}`` = the root option), e.g. ``postmap -c {destdir} hash:{dest}``.
+``post_when``    optional ``post_when(ctx) -> bool``; when false the file has no post steps (and no ``creates``),
+                 e.g. a ``texthash:`` map, which Postfix reads as text and ``postmap`` does not compile.
+``post_hint``    optional ``post_hint(var) -> text``: the other way out when a ``post`` program is missing on a
+                 build host (``var`` names the caller's variables), shown in the warning.
 ``creates``      outputs of ``post``; when one is missing, ``post`` runs even if the file is unchanged.
 ``remove_with``  paths removed together with the file (e.g. the ``.db`` of a map).
 ``finalize``     optional ``finalize(content, ctx) -> content`` applied to the rendered text (rarely needed).
@@ -61,7 +68,8 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 class File(object):
     def __init__(self, template, path, mode="0644", owner="root", group="root", secret=False, when=None,
-                 post=None, creates=None, remove_with=None, finalize=None, source=None):
+                 post=None, creates=None, remove_with=None, finalize=None, source=None, post_when=None,
+                 post_hint=None):
         self.template = template
         self.source = source
         self.path = path
@@ -71,6 +79,8 @@ class File(object):
         self.secret = secret
         self.when = when
         self.post = post or []
+        self.post_when = post_when
+        self.post_hint = post_hint
         self.creates = creates or []
         self.remove_with = remove_with or []
         self.finalize = finalize
@@ -78,7 +88,7 @@ class File(object):
 
 class Format(object):
     def __init__(self, name, description, files, variables=None, secrets=(), check=None, prepare=None,
-                 validate=None, services=None, warn=None, precheck=None):
+                 validate=None, services=None, warn=None, precheck=None, programs=None):
         self.name = name
         self.description = description
         self.files = files
@@ -90,6 +100,7 @@ class Format(object):
         self.services = services or []
         self.warn = warn
         self.precheck = precheck
+        self.programs = dict(programs or {})
 
 
 def fill(text, values, keep=("dest", "destdir", "root")):
@@ -111,6 +122,8 @@ def fill(text, values, keep=("dest", "destdir", "root")):
 # ---------------------------------------------------------------------------------------------------
 
 POSTFIX_MODES = ("submission", "connector", "direct_send", "custom")
+# The map types of sasl_passwd: type -> suffix of the file postmap compiles (None: read as text, no postmap).
+POSTFIX_MAP_TYPES = {"hash": "db", "btree": "db", "lmdb": "lmdb", "cdb": "cdb", "texthash": None}
 ORIGINAL_SENDER = ("none", "display_name", "reply_to")
 
 
@@ -170,6 +183,10 @@ def _relay_check(ctx, allowed_modes=POSTFIX_MODES):
     if cfg.get("original_sender") not in ORIGINAL_SENDER:
         errors.append(("original_sender", "%r is not one of %s" % (cfg.get("original_sender"), ", ".join(ORIGINAL_SENDER)),
                        "set %s to one of them" % var("original_sender")))
+    map_type = cfg.get("map_type")
+    if map_type is not None and map_type not in POSTFIX_MAP_TYPES:
+        errors.append(("map_type", "%r is not a map type for sasl_passwd" % (map_type,),
+                       "use one of %s (texthash needs no postmap)" % ", ".join(sorted(POSTFIX_MAP_TYPES))))
     rd = cfg.get("rate_delay")
     if rd is not None and not re.match(r"^\d+[smhdw]?$", str(rd)):
         errors.append(("rate_delay", "%r is not a Postfix time value" % (rd,), "use e.g. 2s (30 messages per minute) or 0"))
@@ -211,7 +228,7 @@ def _postfix_prepare(ctx):
     out = _relay_upstream(ctx)
     mode = cfg["mode"]
     out["auth"] = s["auth_method"] if mode in ("submission", "custom") else "none"
-    out["map_ext"] = {"hash": "db", "btree": "db", "lmdb": "lmdb", "cdb": "cdb"}.get(cfg["map_type"], "db")
+    out["map_ext"] = POSTFIX_MAP_TYPES.get(cfg["map_type"]) or ""
     rd = cfg.get("rate_delay")
     if rd is None:
         limit = (s.get("limits") or {}).get("messages_per_minute") if mode == "submission" else None
@@ -297,7 +314,10 @@ POSTFIX_RELAY = Format(
         File("postfix_relay/main.cf.j2", "{postfix_dir}/main.cf", mode="0644", finalize=_last_wins),
         File("postfix_relay/sasl_passwd.j2", "{postfix_dir}/sasl_passwd", mode="0600", secret=True,
              when=lambda ctx: ctx["cfg"]["auth"] != "none",
-             post=[["postmap", "-c", "{destdir}", "{map_type}:{dest}"]], creates=["{dest}.{map_ext}"], remove_with=["{dest}.{map_ext}"]),
+             post=[["postmap", "-c", "{destdir}", "{map_type}:{dest}"]], creates=["{dest}.{map_ext}"],
+             remove_with=["{dest}.%s" % ext for ext in sorted(set(filter(None, POSTFIX_MAP_TYPES.values())))],
+             post_when=lambda ctx: bool(ctx["cfg"]["map_ext"]),
+             post_hint=lambda var: "set %s to texthash, which Postfix reads as text and needs no compilation" % var("map_type")),
         File("postfix_relay/sender_canonical.j2", "{postfix_dir}/sender_canonical", mode="0644",
              when=_postfix_rewrite),
         File("postfix_relay/smtp_header_checks.j2", "{postfix_dir}/smtp_header_checks", mode="0644",
@@ -310,6 +330,7 @@ POSTFIX_RELAY = Format(
     # postfix prints its fatal errors only to a terminal: run the check with a pty to report them
     validate=[{"argv": ["postfix", "check"], "tty": True}],
     services=[{"name": "postfix", "status": ["postfix", "status"], "reload": ["postfix", "reload"]}],
+    programs={"postmap": "postfix", "postfix": "postfix"},
 )
 
 

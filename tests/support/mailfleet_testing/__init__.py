@@ -216,12 +216,13 @@ class AnsibleRunner:
                  check: bool = False, diff: bool = False, verbosity: int = 0,
                  timeout: float = DEFAULT_TIMEOUT, limit: Optional[str] = None, tags: Optional[str] = None,
                  args: Sequence[str] = (), env: Optional[Mapping[str, str]] = None,
-                 cwd: Optional[PathLike] = None) -> AnsibleRun:
+                 cwd: Optional[PathLike] = None, wrapper: Sequence[str] = ()) -> AnsibleRun:
         """ansible-playbook. ``playbook``: a path, or a list of plays (Python data, written to a file).
-        ``inventory``: a path, a YAML-inventory-shaped dict, or None for localhost (local connection)."""
+        ``inventory``: a path, a YAML-inventory-shaped dict, or None for localhost (local connection).
+        ``wrapper``: argv put in front of the command (e.g. ``unshare -m ...`` to run it in its own mounts)."""
         if not isinstance(playbook, (str, os.PathLike)):
             playbook = _write_json(self._scratch("playbook", ".yml"), playbook)
-        cmd = [ansible_bin("ansible-playbook")] + self._common_args(inventory, extra_vars, check, diff, verbosity, limit)
+        cmd = list(wrapper) + [ansible_bin("ansible-playbook")] + self._common_args(inventory, extra_vars, check, diff, verbosity, limit)
         if tags:
             cmd += ["--tags", tags]
         cmd += list(args) + [str(playbook)]

@@ -227,3 +227,90 @@ def test_tty_validator_reports_what_a_program_prints_only_to_a_terminal(tmp_path
         apply_plan([f(a, "new\n")], run, validate=[{"argv": ["sh", "-c", script], "tty": True}])
     assert "bad numerical configuration: x_limit = abc" in e.value.msg
     assert a.read_text() == "old\n"
+
+
+# -- programs that are not installed (issue: relay_root on a build host without Postfix) ----------------------
+
+def no_postmap(name):
+    """A host where every program but postmap and postfix is installed."""
+    from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import find_program
+    return None if name in ("postmap", "postfix") else find_program(name)
+
+
+POSTFIX_PROGRAMS = {"postmap": "postfix", "postfix": "postfix"}
+
+
+def test_missing_program_on_a_live_system_fails_before_any_write(tmp_path):
+    cf, m = tmp_path / "main.cf", tmp_path / "sasl_passwd"
+    rec = Recorder()
+    with pytest.raises(ApplyError) as e:
+        apply_plan([f(cf, "a = 1\n"), f(m, "k v\n", post=[["postmap", "{dest}"]], creates=["{dest}.db"])], rec,
+                   validate=[{"argv": ["postfix", "check"], "tty": True}], programs=POSTFIX_PROGRAMS,
+                   which=no_postmap)
+    assert e.value.msg.startswith("postmap (package postfix), postfix (package postfix) are not installed on "
+                                  "this host, and the new configuration needs them; nothing was written. "
+                                  "Fix: install postfix first"), e.value.msg
+    assert not cf.exists() and not m.exists() and rec.calls == []
+    # check mode says the same as a warning instead of failing (a package task may only have pretended)
+    r = apply_plan([f(cf, "a = 1\n")], rec, check_mode=True, validate=[["postfix", "check"]],
+                   programs=POSTFIX_PROGRAMS, which=no_postmap)
+    assert r["changed_files"] == [str(cf)] and len(r["warnings"]) == 1
+    assert r["warnings"][0].startswith("check mode: postfix (package postfix) is not installed on this host")
+    assert "the real run fails here unless it is installed first" in r["warnings"][0]
+
+
+def test_missing_program_does_not_matter_when_nothing_changes(tmp_path):
+    cf = tmp_path / "main.cf"
+    cf.write_text("a = 1\n")
+    r = apply_plan([f(cf, "a = 1\n")], run, validate=[["postfix", "check"]], programs=POSTFIX_PROGRAMS,
+                   which=no_postmap)
+    assert not r["changed"] and not r["warnings"]
+
+
+def test_missing_post_program_under_an_image_root_is_a_warning(tmp_path):
+    root = tmp_path / "image"
+    spec = f("/etc/postfix/sasl_passwd", "k v\n", mode="0600", secret=True,
+             post=[["postmap", "-c", "{destdir}", "hash:{dest}"]], creates=["{dest}.db"],
+             post_hint="set relay_postfix_map_type to texthash")
+    rec = Recorder()
+    r = apply_plan([spec], rec, root=str(root), validate=[["postfix", "check"]], programs=POSTFIX_PROGRAMS,
+                   which=no_postmap)
+    dest = root / "etc/postfix/sasl_passwd"
+    assert dest.read_text() == "k v\n" and not (root / "etc/postfix/sasl_passwd.db").exists()
+    assert rec.calls == [] and r["post_steps"] == []
+    assert "post step postmap -c %s hash:%s (postmap is not installed on this host)" % (dest.parent, dest) \
+        in r["skipped_steps"]
+    assert r["warnings"] == [
+        "postmap is not installed on this build host (package postfix): 'postmap -c %s hash:%s' was skipped, so "
+        "/etc/postfix/sasl_passwd under %s was written but not compiled (/etc/postfix/sasl_passwd.db missing). "
+        "Fix: run that step inside the image (for example at first boot, where postmap is installed), or install "
+        "postfix on the build host; or set relay_postfix_map_type to texthash" % (dest.parent, dest, root)]
+
+
+def test_programs_run_by_their_located_path_and_are_shown_by_name(tmp_path):
+    src = tmp_path / "map"
+    seen = []
+
+    def which(name):
+        seen.append(name)
+        return "/bin/cp" if name == "copy-tool" else None
+
+    rec = Recorder()
+    r = apply_plan([f(src, "k v\n", post=[["copy-tool", "{dest}", "{dest}.db"]], creates=["{dest}.db"])], rec,
+                   which=which)
+    assert rec.calls == [["/bin/cp", str(src), "%s.db" % src]] and seen == ["copy-tool"]
+    assert r["post_steps"] == ["copy-tool %s %s.db" % (src, src)]
+
+
+def test_find_program_looks_in_the_sbin_directories_too(tmp_path):
+    from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import find_program
+    tool = tmp_path / "tool"
+    tool.write_text("#!/bin/sh\n")
+    assert find_program("tool", search_path=str(tmp_path)) is None  # not executable
+    tool.chmod(0o755)
+    assert find_program("tool", search_path=str(tmp_path)) == str(tool)
+    assert find_program(str(tool)) == str(tool)
+    assert find_program("mailfleet-no-such-program", search_path="") is None
+    if os.path.exists("/usr/sbin/postmap"):
+        found = find_program("postmap", search_path="/nonexistent")
+        assert found in ("/sbin/postmap", "/usr/sbin/postmap") and os.path.samefile(found, "/usr/sbin/postmap")

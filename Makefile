@@ -28,11 +28,11 @@ export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 
 # Order matters: `make test` runs these one after the other and stops at the first failure.
-TEST_STEPS  := deps venv collection unit docs-check changelog-lint lint sanity build integration
+TEST_STEPS  := deps deps-check venv collection unit docs-check changelog-lint lint sanity build integration
 # `make check`: the fast part (no apt, no integration), worth running before landing on main.
 CHECK_STEPS := venv collection unit docs-check changelog-lint lint sanity
 
-.PHONY: help test check deps venv collection unit sanity lint integration docs-check changelog-lint \
+.PHONY: help test check deps deps-check venv collection unit sanity lint integration docs-check changelog-lint \
         build demo clean distclean
 
 help: ## list the targets
@@ -59,8 +59,12 @@ test: ## everything CI runs: $(TEST_STEPS)
 check: ## the fast checks to run before landing: $(CHECK_STEPS)
 	$(call run_steps,check,$(CHECK_STEPS))
 
-deps: ## install the Debian packages of scripts/apt-packages.txt (root; no-op when installed)
+deps: ## install the Debian packages of scripts/apt-packages.txt (root; no-op when installed), prove each capability
 	@bash scripts/bootstrap-apt.sh scripts/apt-packages.txt
+	@/usr/bin/python3 scripts/deps_check.py capabilities
+
+deps-check: ## every package behind a capability is listed or a Depends of a listed one (no hidden hand installs)
+	@/usr/bin/python3 scripts/deps_check.py contract
 
 venv: $(VENV_STAMP) ## create .venv from requirements/*.txt (re-run only when they change)
 

@@ -7,10 +7,10 @@ connected to, which is the mismatch smtp_check and openssl report.
 """
 
 import re
-import shutil
 import subprocess
 
 import pytest
+from mailfleet_testing.capabilities import require
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -35,8 +35,8 @@ def verdicts(smtpcheck_lab, module_runner):
 
 
 def _need(tool):
-    if shutil.which(tool) is None:
-        pytest.fail("%s is not installed (scripts/apt-packages.txt lists it)" % tool)
+    """The peer's feature these tests use (TLS for both), or a failure that names the missing package."""
+    require({"openssl": "openssl-s_client", "swaks": "swaks-tls"}[tool])
 
 
 @pytest.mark.parametrize("listener", sorted(CASES))
@@ -104,4 +104,34 @@ def test_implicit_tls_against_starttls_port_agrees(smtpcheck_lab, verdicts):
     proc = subprocess.run(["swaks", "--server", "localhost:%d" % lab.ports["submission"], "--tls-on-connect",
                            "--quit-after", "TLS", "--to", "bob@contoso.test", "--timeout", "10"],
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    # 29: swaks's "TLS startup failed" (not 1 or 2, the exits of a swaks without TLS support or bad options)
+    assert proc.returncode == 29 and "TLS startup failed" in output, output
+    assert re.search(r"wrong version number|record layer failure|packet length too long", output, re.I), output
+
+
+@pytest.mark.parametrize("password,code,swaks_rc",
+                         [("alice-lab-password", "ok", 0), ("not-alices-password", "bad_credentials", 28)])
+def test_swaks_auth_agrees(smtpcheck_lab, module_runner, password, code, swaks_rc):
+    """AUTH LOGIN after STARTTLS: swaks and smtp_check agree on a good and a wrong password."""
+    require("swaks-tls")
+    require("swaks-auth")
+    lab = smtpcheck_lab
+    run = module_runner.adhoc("mailfleet.outlook.smtp_check", {
+        "endpoints": [{"name": "submission", "host": "localhost", "port": lab.ports["submission"]}],
+        "ca_path": lab.ca_file, "timeout": 5, "fail_on_error": False,
+        "auth": {"username": "alice@contoso.test", "password": password}})
+    run.assert_ok()
+    verdict = run.result()["endpoints"][0]
+    assert verdict["diagnosis"]["code"] == code, verdict
+    proc = subprocess.run(
+        ["swaks", "--server", "localhost:%d" % lab.ports["submission"], "--tls", "--tls-verify",
+         "--tls-ca-path", lab.ca_file, "--auth", "LOGIN", "--auth-user", "alice@contoso.test",
+         "--auth-password", password, "--quit-after", "AUTH", "--to", "bob@contoso.test", "--timeout", "10"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == swaks_rc, output
+    if code == "ok":
+        assert "235 2.7.0 Authentication successful" in output, output
+    else:
+        assert "535 5.7.139 Authentication unsuccessful, the user credentials were incorrect." in output, output

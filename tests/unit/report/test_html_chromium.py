@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 
 import pytest
+from mailfleet_testing.capabilities import require
 
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _fleet_report as fr
 
@@ -26,10 +27,7 @@ _spec.loader.exec_module(cdp)
 
 @pytest.fixture
 def chromium(tmp_path):
-    try:
-        cdp.chromium_binary()
-    except cdp.ChromiumMissing as e:
-        pytest.skip(str(e))
+    require("chromium-headless")
     with cdp.Chromium(str(tmp_path / "profile")) as c:
         yield c
 
@@ -60,10 +58,8 @@ def test_report_in_headless_chromium(sample, chromium):
 
 def test_chromium_cli_screenshot(sample, tmp_path):
     """The plain command line (as a user would run it) renders the page to a PNG too."""
-    try:
-        binary = cdp.chromium_binary()
-    except cdp.ChromiumMissing as e:
-        pytest.skip(str(e))
+    require("chromium-headless")
+    binary = cdp.chromium_binary()
     hosts, results = sample
     paths = fr.write_report(fr.build_report(hosts, results), str(tmp_path))
     png = os.path.join(OUTPUT, "report-cli.png")

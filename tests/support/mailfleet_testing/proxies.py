@@ -42,13 +42,6 @@ def _load_netns_fleet():
 netns_fleet = _load_netns_fleet()
 
 
-def missing_proxy_programs():
-    """The proxy programs that are not installed (scripts/apt-packages.txt)."""
-    return [name for name, path in (("danted (dante-server)", "/usr/sbin/danted"),
-                                    ("tinyproxy (tinyproxy-bin)", shutil.which("tinyproxy") or "/usr/bin/tinyproxy"))
-            if not os.path.exists(path)]
-
-
 @contextlib.contextmanager
 def unix_user(password=None, prefix="mfpx", home=False):
     """A fresh unix user (no login shell; a home directory when ``home``), with ``password`` when given; removed

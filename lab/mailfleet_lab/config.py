@@ -40,6 +40,8 @@ TENANT_ID = "00000000-0000-4000-8000-000000000001"
 APP_CLIENT_ID = "11111111-1111-4111-8111-111111111111"
 APP_SECRET = "lab-app-secret-value"
 PUBLIC_CLIENT_ID = "22222222-2222-4222-8222-222222222222"
+# Continuous error throttling codes of SMTP AUTH submissions (facts section 4).
+THROTTLE_CODES = ("5.2.251", "5.2.252", "5.2.253", "5.2.254", "5.2.255")
 
 
 def _mailbox(password=None, **switches):
@@ -52,6 +54,9 @@ def _mailbox(password=None, **switches):
         "basic_auth_disabled": False,
         "basic_auth_removed": False,
         "blocked_sender": False,
+        "imap_disabled": False,                # Set-CASMailbox -ImapEnabled $false
+        "pop_disabled": False,                 # Set-CASMailbox -PopEnabled $false
+        "continuous_error_throttled": None,    # "5.2.251" .. "5.2.255": MAIL FROM gets that throttling answer
     }
     box.update(switches)
     return box
@@ -83,8 +88,15 @@ def default_config():
             "basic_auth_removed": False,
             "direct_send_rejected": False,
             # "data": SendAs checked after DATA (554 5.2.252, envelope and header From);
-            # "mail": the envelope sender is checked at MAIL FROM (550 5.7.60), header From after DATA.
+            # "mail": the envelope sender is checked at MAIL FROM (550 5.7.60), header From after DATA;
+            # "storedrv": after DATA, with the store driver's 554 5.2.0 ...SendAsDeniedException text.
             "send_as_check": "data",
+            # None, "threshold" (550 5.7.705) or "unregistered_domains" (550 5.7.750): MAIL FROM refused.
+            "sending_blocked": None,
+            # TERRL: external recipients per 24 h for the whole tenant (0 = no limit); over it RCPT gets 550 5.7.233.
+            "external_recipient_limit": 0,
+            # Basic auth for IMAP/POP retired (Exchange Online since 2022): every LOGIN / USER+PASS is refused.
+            "imap_pop_basic_auth_retired": False,
         },
         "accounts": {
             "alice@contoso.test": _mailbox("alice-lab-password"),
@@ -105,6 +117,10 @@ def default_config():
                 "send_as": ["alice@contoso.test", "relay@contoso.test", "noreply@contoso.test",
                             "smtpoff@contoso.test", "nobasic@contoso.test", "secdefaults@contoso.test",
                             "basicremoved@contoso.test"],
+                # Application permissions granted (admin consent): the roles of its client-credentials tokens.
+                "roles": ["SMTP.SendAsApp", "IMAP.AccessAsApp", "POP.AccessAsApp"],
+                # Mailboxes its service principal may open over IMAP/POP (Add-MailboxPermission -AccessRights FullAccess).
+                "mailboxes": ["alice@contoso.test", "relay@contoso.test", "noreply@contoso.test"],
                 "public_client": False,
                 # "lab": the lab makes a certificate for client_assertion (see state.json app_certs);
                 # or the path of a PEM certificate; None: secret only.
@@ -173,6 +189,8 @@ def _normalise_accounts(config):
         app.setdefault("redirect_uris", [])
         app.setdefault("public_client", app.get("secret") is None)
         app["send_as"] = [addr.lower() for addr in app.get("send_as") or []]
+        app.setdefault("roles", ["SMTP.SendAsApp", "IMAP.AccessAsApp", "POP.AccessAsApp"])
+        app["mailboxes"] = [addr.lower() for addr in app.get("mailboxes") or []]
         app.setdefault("name", client_id)
 
 
@@ -204,6 +222,16 @@ def finish_config(config):
         raise ConfigError("rate_limit: messages must be >= 0 (0 = unlimited) and window_seconds > 0")
     _normalise_accounts(config)
     config["tenant"]["domains"] = [domain.lower() for domain in config["tenant"].get("domains") or []]
+    tenant = config["tenant"]
+    if tenant.get("send_as_check", "data") not in ("data", "mail", "storedrv"):
+        raise ConfigError("tenant.send_as_check: %r is not data, mail or storedrv" % (tenant.get("send_as_check"),))
+    if tenant.get("sending_blocked") not in (None, "threshold", "unregistered_domains"):
+        raise ConfigError("tenant.sending_blocked: %r is not null, threshold or unregistered_domains"
+                          % (tenant.get("sending_blocked"),))
+    for address, box in config["accounts"].items():
+        if box.get("continuous_error_throttled") not in (None,) + THROTTLE_CODES:
+            raise ConfigError("accounts.%s.continuous_error_throttled: %r is not null or one of %s"
+                              % (address, box.get("continuous_error_throttled"), ", ".join(THROTTLE_CODES)))
     return config
 
 

@@ -24,9 +24,12 @@ LOG = logging.getLogger("mailfleet_lab")
 ANSWERS = {
     "auth_ok": "235 2.7.0 Authentication successful",
     "not_authenticated": "530 5.7.57 Client not authenticated to send mail. [{host}]",
+    "not_authenticated_anonymous": "530 5.7.57 Client not authenticated to send anonymous mail during MAIL FROM [{host}]",
     "auth_before_tls": "504 5.7.4 Unrecognized authentication type [{host}]",
     "tenant_smtp_auth_disabled": ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
                                   "Tenant. Visit https://aka.ms/smtp_auth_disabled [{host}]"),
+    "mailbox_smtp_auth_disabled": ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
+                                   "Mailbox. Visit https://aka.ms/smtp_auth_disabled [{host}]"),
     "policy": ("535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated "
                "successfully. Contact your administrator. [{host}]"),
     "security_defaults": ("535 5.7.139 Authentication unsuccessful, user is locked by your organization's security "
@@ -40,6 +43,16 @@ ANSWERS = {
                        "Failed to process message due to a permanent exception with message "
                        "[BeginDiagnosticData]Cannot submit message. [EndDiagnosticData] [{host}]"),
     "send_as_denied_mail": "550 5.7.60 SMTP; Client does not have permissions to send as this sender [{host}]",
+    "send_as_denied_storedrv": ("554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; "
+                                "Failed to process message due to a permanent exception with message "
+                                "[BeginDiagnosticData]Cannot submit message. [EndDiagnosticData] [{host}]"),
+    # Continuous error throttling of SMTP AUTH submissions (facts section 4 quotes the start of the text; the
+    # words after "continuous" are the lab's).
+    "continuous_error_throttled": "550 {code} Sender throttled due to continuous errors [{host}]",
+    "tenant_outbound_limit": ("550 5.7.233 Message rejected: your organization exceeded its tenant external recipient "
+                              "rate limit [{host}]"),
+    "tenant_threshold": "550 5.7.705 Access denied, tenant has exceeded threshold [{host}]",
+    "unregistered_domains": "550 5.7.750 Service unavailable. Client blocked from sending from unregistered domains [{host}]",
     "ip_blocked": "550 5.7.708 Access denied, traffic not accepted from this IP [{host}]",
     "bad_outbound_sender": "550 5.1.8 Access denied, bad outbound sender [{host}]",
     "quota_exceeded": ("554 5.2.2 Submission quota exceeded; "
@@ -52,6 +65,12 @@ ANSWERS = {
                    "TLS 1.2. Visit https://aka.ms/smtp_auth_tls [{host}]"),
     "starttls_required": "451 5.7.3 STARTTLS is required to send mail [{host}]",
     "starttls_ready": "220 2.0.0 SMTP server ready",
+    # IMAP (after the tag) and POP answers: Exchange Online gives one refusal for every cause of a failed login.
+    "imap_authenticate_failed": "NO AUTHENTICATE failed.",
+    "imap_login_failed": "NO LOGIN failed.",
+    "imap_not_connected": "BAD User is authenticated but not connected.",
+    "pop_auth_failure": "-ERR Authentication failure: unknown user name or bad password.",
+    "pop_logon_failure": "-ERR Logon failure: unknown user name or bad password.",
     "queued": "250 2.0.0 OK <{message_id}> [Hostname={host}]",
 }
 
@@ -68,11 +87,12 @@ def _b64url_decode(text):
 class Identity:
     """Who an SMTP session authenticated as."""
 
-    def __init__(self, user, mechanism, app=None):
+    def __init__(self, user, mechanism, app=None, app_only=False):
         self.user = user
         self.login = user
         self.mechanism = mechanism
         self.app = app
+        self.app_only = app_only  # an application token (client credentials), not a person's
 
     def __repr__(self):
         return "Identity(%r, %r, app=%r)" % (self.user, self.mechanism, self.app)
@@ -88,6 +108,7 @@ class Lab:
         self.started = time.time()
         self.sent = collections.defaultdict(collections.deque)
         self.recipients = collections.defaultdict(collections.deque)
+        self.external_recipients = collections.deque()
         self.signing_key = self._load_signing_key()
         self.device_codes = {}
         self.auth_codes = {}
@@ -139,7 +160,7 @@ class Lab:
         if box.get("basic_auth_removed"):
             return None, self.answer("basic_auth_removed")
         if box.get("smtp_auth_disabled"):
-            return None, self.answer("tenant_smtp_auth_disabled")
+            return None, self.answer("mailbox_smtp_auth_disabled")
         if box.get("security_defaults"):
             return None, self.answer("security_defaults")
         if box.get("basic_auth_disabled"):
@@ -213,8 +234,10 @@ class Lab:
         if claims is None or box is None:
             return None, self.answer("bad_token")
         tenant = self.tenant()
-        if tenant.get("smtp_auth_disabled") or box.get("smtp_auth_disabled"):
+        if tenant.get("smtp_auth_disabled"):
             return None, self.answer("tenant_smtp_auth_disabled")
+        if box.get("smtp_auth_disabled"):
+            return None, self.answer("mailbox_smtp_auth_disabled")
         if claims.get("idtyp") == "app":
             app = self.config["apps"].get(claims.get("appid"))
             if app is None or user not in app.get("send_as", []) or "SMTP.SendAsApp" not in claims.get("roles", []):
@@ -225,6 +248,76 @@ class Lab:
                 return None, self.answer("bad_token")
             return Identity(user, "XOAUTH2", app=claims.get("appid")), None
         return None, self.answer("bad_token")
+
+    # ----- IMAP and POP logins -----------------------------------------------------------------------------------
+    def check_mailbox_password(self, service, user, password):
+        """The identity for an IMAP LOGIN / POP USER+PASS (``service`` "imap" or "pop"), or None (one answer)."""
+        box = self.account(user)
+        if self.tenant().get("imap_pop_basic_auth_retired"):
+            return None
+        if box is None or not box.get("password") or not hmac.compare_digest(
+                str(box["password"]).encode("utf-8"), password.encode("utf-8", "surrogateescape")):
+            return None
+        if box.get(service + "_disabled") or any(box.get(key) for key in (
+                "security_defaults", "basic_auth_disabled", "basic_auth_removed", "policy")):
+            return None
+        return Identity(user.lower(), "LOGIN")
+
+    def check_mailbox_token(self, service, user, token):
+        """The identity for IMAP AUTHENTICATE / POP AUTH XOAUTH2, or None: delegated tokens need the protocol's
+        AccessAsUser.All scope for their own user, app-only tokens its AccessAsApp role (the mailbox permission
+        is checked when the mailbox is opened: IMAP's "authenticated but not connected")."""
+        claims = self.decode_token(token)
+        user = (user or "").lower()
+        box = self.account(user)
+        if claims is None or box is None or box.get(service + "_disabled"):
+            return None
+        if claims.get("idtyp") == "app":
+            if "%s.AccessAsApp" % service.upper() not in claims.get("roles", []):
+                return None
+            identity = Identity(user, "XOAUTH2", app=claims.get("appid"), app_only=True)
+            # POP has no "authenticated but not connected" answer: the lab refuses the login itself
+            return identity if service == "imap" or self.mailbox_connected(identity) else None
+        if claims.get("idtyp") == "user":
+            if (claims.get("upn") or "").lower() != user or \
+                    "%s.AccessAsUser.All" % service.upper() not in (claims.get("scp") or "").split():
+                return None
+            return Identity(user, "XOAUTH2", app=claims.get("appid"))
+        return None
+
+    def mailbox_connected(self, identity):
+        """Whether an authenticated IMAP/POP session may open its mailbox (app-only: Add-MailboxPermission)."""
+        if not identity.app_only:
+            return True
+        app = self.config["apps"].get(identity.app) or {}
+        return identity.user in app.get("mailboxes", [])
+
+    def mailbox_messages(self, user):
+        """(count, octets) of the stored messages addressed to ``user`` (the lab's INBOX)."""
+        user = (user or "").lower()
+        mine = [m for m in self.messages() if user in [r.lower() for r in m.get("rcpt_tos") or []]]
+        return len(mine), sum(int(m.get("size") or 0) for m in mine)
+
+    # ----- tenant limits -------------------------------------------------------------------------------------------
+    def over_tenant_outbound_limit(self, address, pending=()):
+        """True if one more external recipient passes ``tenant.external_recipient_limit`` (24 h; 0 = none);
+        ``pending``: the recipients already accepted for the message in progress."""
+        limit = int(self.tenant().get("external_recipient_limit") or 0)
+        domain = (address or "").rpartition("@")[2].lower()
+        if limit <= 0 or domain in self.tenant()["domains"]:
+            return False
+        sent = self.external_recipients
+        now = time.monotonic()
+        while sent and sent[0] <= now - 86400:
+            sent.popleft()
+        waiting = sum(1 for a in pending if a.rpartition("@")[2].lower() not in self.tenant()["domains"])
+        return len(sent) + waiting + 1 > limit
+
+    def count_external(self, recipients):
+        now = time.monotonic()
+        for address in recipients:
+            if address.rpartition("@")[2].lower() not in self.tenant()["domains"]:
+                self.external_recipients.append(now)
 
     # ----- rate limit --------------------------------------------------------------------------------------------
     def rate_limited(self, user):
@@ -281,3 +374,4 @@ class Lab:
         os.close(fd)
         self.sent.clear()
         self.recipients.clear()
+        self.external_recipients.clear()

@@ -69,7 +69,7 @@ def _imap_args(text):
             for quoted, plain in _IMAP_ATOM.findall(text)]
 
 
-def _xoauth2(lab, blob):
+def _xoauth2(lab, service, blob):
     try:
         text = base64.b64decode(blob, validate=True).decode("utf-8")
         fields = dict(part.split("=", 1) for part in text.split("\x01") if part)
@@ -78,15 +78,14 @@ def _xoauth2(lab, blob):
             return None
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
-    identity = lab.check_xoauth2(fields.get("user", ""), token.strip())[0]
-    return identity
+    return lab.check_mailbox_token(service, fields.get("user", ""), token.strip())
 
 
 async def _readline(reader):
     return await asyncio.wait_for(reader.readline(), 60)
 
 
-async def _xoauth2_exchange(lab, args, reader, writer):
+async def _xoauth2_exchange(lab, service, args, reader, writer):
     """SASL XOAUTH2 for IMAP AUTHENTICATE and POP AUTH: the initial response in ``args`` (SASL-IR) or
     after a "+ " continuation; returns the identity the token stands for, or None."""
     words = args.split()
@@ -96,17 +95,19 @@ async def _xoauth2_exchange(lab, args, reader, writer):
         writer.write(b"+ \r\n")
         await writer.drain()
         blob = (await _readline(reader)).decode("ascii", "replace").strip()
-    return _xoauth2(lab, blob)
+    return _xoauth2(lab, service, blob)
 
 
 async def serve_imap(lab, reader, writer):
-    """Enough IMAP4rev1 for a probe: greeting, CAPABILITY, NOOP, LOGIN, AUTHENTICATE XOAUTH2, LOGOUT."""
+    """Enough IMAP4rev1 for a probe: greeting, CAPABILITY, NOOP, LOGIN, AUTHENTICATE XOAUTH2, SELECT / EXAMINE
+    INBOX (the stored messages addressed to the mailbox), LOGOUT; Exchange Online's refusals (core.ANSWERS)."""
     peer = writer.get_extra_info("peername")
     LOG.info("imap %s: connection", peer[0] if peer else "?")
 
     def send(line):
         writer.write(line.encode("utf-8") + b"\r\n")
 
+    identity = None
     try:
         send("* OK The Microsoft Exchange IMAP4 service is ready. [%s]" % lab.hostname)
         while True:
@@ -126,17 +127,34 @@ async def serve_imap(lab, reader, writer):
                 send("* BYE Microsoft Exchange Server IMAP4 server signing off.")
                 send("%s OK LOGOUT completed." % tag)
                 break
-            elif command == "LOGIN":
+            elif command == "LOGIN" and identity is None:
                 words = _imap_args(args)
-                identity = None
                 if len(words) == 2:
-                    identity = lab.check_password(words[0], words[1])[0]
+                    identity = lab.check_mailbox_password("imap", words[0], words[1])
                 LOG.info("imap: LOGIN <redacted> -> %s", "OK" if identity else "NO")
-                send("%s OK LOGIN completed." % tag if identity else "%s NO LOGIN failed." % tag)
-            elif command == "AUTHENTICATE" and args.split(" ")[0].upper() == "XOAUTH2":
-                identity = await _xoauth2_exchange(lab, args, reader, writer)
+                send("%s OK LOGIN completed." % tag if identity else "%s %s" % (tag, lab.answer("imap_login_failed")))
+            elif command == "AUTHENTICATE" and args.split(" ")[0].upper() == "XOAUTH2" and identity is None:
+                identity = await _xoauth2_exchange(lab, "imap", args, reader, writer)
                 LOG.info("imap: AUTHENTICATE XOAUTH2 <redacted> -> %s", "OK" if identity else "NO")
-                send("%s OK AUTHENTICATE completed." % tag if identity else "%s NO AUTHENTICATE failed." % tag)
+                send("%s OK AUTHENTICATE completed." % tag if identity
+                     else "%s %s" % (tag, lab.answer("imap_authenticate_failed")))
+            elif command in ("SELECT", "EXAMINE") and identity is None:
+                send("%s BAD Command received in Invalid state." % tag)
+            elif command in ("SELECT", "EXAMINE"):
+                folder = (_imap_args(args) or [""])[0]
+                if not lab.mailbox_connected(identity):
+                    LOG.info("imap: %s by app %s for %s -> not connected", command, identity.app, identity.user)
+                    send("%s %s" % (tag, lab.answer("imap_not_connected")))
+                elif folder.upper() != "INBOX":
+                    send("%s NO [NONEXISTENT] The requested item could not be found." % tag)
+                else:
+                    count = lab.mailbox_messages(identity.user)[0]
+                    send("* %d EXISTS" % count)
+                    send("* 0 RECENT")
+                    send("* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $MDNSent)")
+                    send("* OK [UIDVALIDITY 14] UIDVALIDITY value")
+                    mode = "READ-ONLY" if command == "EXAMINE" else "READ-WRITE"
+                    send("%s OK [%s] %s completed." % (tag, mode, command))
             else:
                 send("%s BAD Command Error. 12" % tag)
             await writer.drain()
@@ -171,19 +189,17 @@ async def serve_pop(lab, reader, writer):
                 user = args.strip()
                 send("+OK")
             elif command == "PASS":
-                identity = lab.check_password(user or "", args)[0] if user else None
+                identity = lab.check_mailbox_password("pop", user or "", args) if user else None
                 LOG.info("pop: PASS <redacted> -> %s", "+OK" if identity else "-ERR")
-                send("+OK User successfully authenticated." if identity
-                     else "-ERR Logon failure: unknown user name or bad password.")
+                send("+OK User successfully authenticated." if identity else lab.answer("pop_logon_failure"))
             elif command == "AUTH" and args.split(" ")[0].upper() == "XOAUTH2":
-                identity = await _xoauth2_exchange(lab, args, reader, writer)
+                identity = await _xoauth2_exchange(lab, "pop", args, reader, writer)
                 LOG.info("pop: AUTH XOAUTH2 <redacted> -> %s", "+OK" if identity else "-ERR")
-                send("+OK User successfully authenticated." if identity
-                     else "-ERR Authentication failure: unknown user name or bad password.")
+                send("+OK User successfully authenticated." if identity else lab.answer("pop_auth_failure"))
             elif command == "NOOP":
                 send("+OK")
             elif command == "STAT" and identity:
-                send("+OK 0 0")
+                send("+OK %d %d" % lab.mailbox_messages(identity.user))
             elif command == "QUIT":
                 send("+OK Microsoft Exchange Server POP3 server signing off.")
                 break

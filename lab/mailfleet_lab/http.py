@@ -303,7 +303,7 @@ class TokenEndpoint:
         lifetime = int(self.lab.config["token"].get("lifetime", 3600))
         token = self.lab.make_token({
             "aud": resource, "idtyp": "app", "appid": form["client_id"], "app_displayname": app.get("name"),
-            "roles": ["SMTP.SendAsApp"], "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, "app:" + form["client_id"])),
+            "roles": list(app.get("roles") or []), "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, "app:" + form["client_id"])),
         }, lifetime)
         LOG.info("token: client_credentials for client_id=%s, lifetime %ds", form["client_id"], lifetime)
         return Response(200, {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,

@@ -210,9 +210,23 @@ class LabSMTP(SMTP):
             if self.mode == "submission":
                 if self.tls_version() is None or not self.session.authenticated:
                     LOG.info("%s %s: MAIL before AUTH -> 530 5.7.57", self.endpoint, self.peer_ip())
-                    await self.push(self.lab.answer("not_authenticated"))
+                    # Exchange Online's two texts: without TLS, and after STARTTLS without AUTH
+                    await self.push(self.lab.answer("not_authenticated" if self.tls_version() is None
+                                                    else "not_authenticated_anonymous"))
                     return
                 user = self.session.auth_data.user
+                blocked = self.lab.tenant().get("sending_blocked")
+                if blocked:
+                    answer = {"threshold": "tenant_threshold", "unregistered_domains": "unregistered_domains"}[blocked]
+                    LOG.info("%s %s: tenant blocked for sending (%s)", self.endpoint, self.peer_ip(), blocked)
+                    await self.push(self.lab.answer(answer))
+                    return
+                throttled = (self.lab.account(user) or {}).get("continuous_error_throttled")
+                if throttled:
+                    LOG.info("%s %s: %s throttled for continuous errors -> 550 %s", self.endpoint, self.peer_ip(), user,
+                             throttled)
+                    await self.push(self.lab.answer("continuous_error_throttled", code=throttled))
+                    return
                 if (self.lab.account(user) or {}).get("blocked_sender"):
                     LOG.info("%s %s: %s is a blocked sender -> 550 5.1.8", self.endpoint, self.peer_ip(), user)
                     await self.push(self.lab.answer("bad_outbound_sender"))
@@ -286,6 +300,9 @@ class LabSMTP(SMTP):
             if self.lab.over_recipient_quota(user, len(self.envelope.rcpt_tos) + 1):
                 LOG.info("%s %s: %s over the recipient quota -> 554 5.2.2", self.endpoint, self.peer_ip(), user)
                 return self.lab.answer("quota_exceeded")
+            if self.lab.over_tenant_outbound_limit(address, self.envelope.rcpt_tos):
+                LOG.info("%s %s: tenant external recipient limit -> 550 5.7.233", self.endpoint, self.peer_ip())
+                return self.lab.answer("tenant_outbound_limit")
         if self.mode == "connector":
             domain = address.rpartition("@")[2].lower()
             tenant = self.lab.tenant()
@@ -333,10 +350,14 @@ class LabSMTP(SMTP):
         if self.mode == "submission":
             for address in [self.envelope.mail_from] + header_from:
                 if not self.lab.may_send_as(identity.user, address):
-                    LOG.info("%s %s: %s may not send as %s -> 554 5.2.252", self.endpoint, self.peer_ip(),
-                             identity.user, address)
+                    storedrv = self.lab.tenant().get("send_as_check") == "storedrv"
+                    LOG.info("%s %s: %s may not send as %s -> 554 %s", self.endpoint, self.peer_ip(),
+                             identity.user, address, "5.2.0" if storedrv else "5.2.252")
+                    if storedrv:
+                        return self.lab.answer("send_as_denied_storedrv")
                     return self.lab.answer("send_as_denied", login=identity.user, address=address)
             self.lab.count_sent(identity.user, len(self.envelope.rcpt_tos))
+            self.lab.count_external(self.envelope.rcpt_tos)
         else:
             via = self._relay_via()
             record["relay_via"] = via or "direct_send"

@@ -52,6 +52,12 @@ options:
       - Replaces the profile's OAuth2 authority (C(https://host[:port]), no path) in the token, device-code and
         authorize URLs, for example the lab on other ports.
     type: str
+  proxy:
+    description:
+      - Default proxy URL of accounts that give none (C(socks5h://host:port) or C(socks5://host:port); C(direct) or
+        unset for none). msmtp and Thunderbird use SOCKS5; neomutt and Evolution cannot be configured with a proxy
+        (an error says why); no client can authenticate to a proxy.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -77,10 +83,10 @@ from ansible_collections.mailfleet.outlook.plugins.plugin_utils._client import (
 
 
 def client_accounts(accounts, profile="microsoft365", auth_method=None, clients=None, settings=None, client_id=None,
-                    thunderbird_profile=None, oauth2_authority_url=None):
+                    thunderbird_profile=None, oauth2_authority_url=None, proxy=None):
     defaults = {"profile": profile, "auth_method": auth_method, "clients": clients or ["msmtp"],
                 "settings": settings or {}, "client_id": client_id, "thunderbird_profile": thunderbird_profile,
-                "oauth2_authority_url": oauth2_authority_url}
+                "oauth2_authority_url": oauth2_authority_url, "proxy": proxy}
     try:
         normalized = normalize_accounts(accounts, defaults)
         domains = published_domains(normalized)

@@ -26,7 +26,7 @@ options:
     required: true
     type: list
     elements: str
-    choices: [microsoft365, outlook_com, gcc_high, dod, china, custom, lab]
+    choices: [microsoft365, microsoft365_hve, outlook_com, gcc_high, dod, china, custom, lab]
   smtp_host:
     description: SMTP submission host (required for C(custom)).
     type: str

@@ -49,7 +49,14 @@ SOURCE_OAUTH = (
     'learn.microsoft.com "Authenticate an IMAP, POP or SMTP connection using OAuth"; '
     'Microsoft Entra "national clouds" authentication endpoints'
 )
-SOURCE_LIMITS = "Exchange Online limits: SMTP AUTH client submission 30 messages per minute, 10,000 recipients per day"
+SOURCE_LIMITS = ("Exchange Online limits: SMTP AUTH client submission 30 messages per minute, 10,000 recipients per day, "
+                 "500 recipients per message (customisable 1-1000)")
+SOURCE_TERRL = 'Exchange Team blog "Introducing Exchange Online Tenant Outbound Email Limits"'
+SOURCE_LEGACY_TLS = 'learn.microsoft.com "Opt in to the Exchange Online endpoint for legacy TLS clients using SMTP AUTH"'
+LEGACY_TLS_OPT_IN = (
+    "Works only after the tenant opts in: Set-TransportConfig -AllowLegacyTLSClients $true (EAC: \"Turn on use of "
+    "legacy TLS clients\"); not in GCC, GCC High or DoD. A stopgap: devices that need TLS 1.0/1.1 usually cannot "
+    "do OAuth2 either, so they lose Basic auth too.")
 
 # Delegated scopes (a person signs in) and the app-only scope (client credentials), worldwide.
 M365_DELEGATED_SCOPES = (
@@ -63,7 +70,11 @@ M365_APP_SCOPE = "https://outlook.office365.com/.default"
 M365_LIMITS = {
     "messages_per_minute": 30,
     "recipients_per_day": 10000,
-    "source": SOURCE_LIMITS,
+    "recipients_per_message": 500,
+    # The tenant outbound limit (TERRL) on external recipients; the per-mailbox external limit (ERR, 2,000 per day)
+    # was cancelled indefinitely. Over it: 550 5.7.233.
+    "tenant_external_recipients_per_day": "500 x licences^0.7 + 9,500 (trial tenants: 5,000)",
+    "source": SOURCE_LIMITS + "; " + SOURCE_TERRL,
 }
 
 # The three ways a host sends through Microsoft 365 (facts section 2). The tenant MX host is an input:
@@ -98,7 +109,8 @@ def _endpoint(host, port, security, source, confirmed=True, note=None):
     return entry
 
 
-def _oauth2(authority_host, app_scope, delegated_scopes, tenant=None, confirmed=True, source=SOURCE_OAUTH, scheme="https"):
+def _oauth2(authority_host, app_scope, delegated_scopes, tenant=None, confirmed=True, source=SOURCE_OAUTH, scheme="https",
+            app_only_note=None):
     return {
         "authority_url": "%s://%s" % (scheme, authority_host),
         "tenant": tenant,
@@ -107,6 +119,8 @@ def _oauth2(authority_host, app_scope, delegated_scopes, tenant=None, confirmed=
         "authorize_path": "/{tenant}/oauth2/v2.0/authorize",
         "scope_app": app_scope,
         "scopes_delegated": list(delegated_scopes),
+        # app_scope None: no app-only (client credentials) route; app_only_note says why.
+        "app_only_note": app_only_note,
         "confirmed": confirmed,
         "source": source,
     }
@@ -161,10 +175,8 @@ PROFILES = {
                       note="Port 25 with STARTTLS is also accepted; 465 is not supported."),
             "outlook.office365.com", SOURCE_M365_IMAP,
             _oauth2("login.microsoftonline.com", M365_APP_SCOPE, M365_DELEGATED_SCOPES)),
-        smtp_legacy_tls_host=_endpoint(
-            "smtp-legacy.office365.com", 587, "starttls",
-            "learn.microsoft.com: opt-in endpoint for TLS 1.0/1.1 clients (worldwide only)",
-            note="Opt-in for clients that cannot do TLS 1.2; not in GCC, GCC High or DoD."),
+        smtp_legacy_tls_host=_endpoint("smtp-legacy.office365.com", 587, "starttls", SOURCE_LEGACY_TLS,
+                                       note=LEGACY_TLS_OPT_IN),
     ),
     "outlook_com": {
         "title": "Outlook.com consumer accounts (outlook.com, hotmail.com, live.com, msn.com)",
@@ -182,9 +194,12 @@ PROFILES = {
                 "note": "Outlook.com requires OAuth2 (Modern Auth) for IMAP, POP and SMTP since September 2024.",
             },
         },
-        "oauth2": _oauth2("login.microsoftonline.com", M365_APP_SCOPE, M365_DELEGATED_SCOPES, tenant="consumers"),
-        "limits": {"messages_per_minute": None, "recipients_per_day": None,
-                   "source": "not published for consumer accounts"},
+        "oauth2": _oauth2("login.microsoftonline.com", None, M365_DELEGATED_SCOPES, tenant="consumers",
+                          app_only_note=("personal (Outlook.com) accounts have no app-only route: client credentials "
+                                         "need an Exchange service principal and a mailbox permission in a tenant; "
+                                         "use delegated tokens (a person signs in once, e.g. the device-code flow)")),
+        "limits": {"messages_per_minute": None, "recipients_per_day": None, "recipients_per_message": None,
+                   "tenant_external_recipients_per_day": None, "source": "not published for consumer accounts"},
         "connector": None,
         "direct_send": None,
         "tls_min_version": "1.2",
@@ -207,14 +222,20 @@ PROFILES = {
         "outlook-dod.office365.us", "DoD endpoints list",
         _oauth2("login.microsoftonline.us", "https://outlook-dod.office365.us/.default",
                 _sovereign_scopes("outlook-dod.office365.us"), confirmed=False)),
-    "china": _tenant_profile(
-        "Microsoft 365 operated by 21Vianet (China)",
-        _endpoint("smtp.partner.outlook.cn", 587, "starttls",
-                  "21Vianet endpoints list (*.partner.outlook.cn 587/993/995)", confirmed=False,
-                  note="Partly confirmed: the endpoint list names *.partner.outlook.cn on 587."),
-        "partner.outlook.cn", "21Vianet endpoints list",
-        _oauth2("login.partner.microsoftonline.cn", "https://partner.outlook.cn/.default",
-                _sovereign_scopes("partner.outlook.cn"), confirmed=False)),
+    "china": dict(
+        _tenant_profile(
+            "Microsoft 365 operated by 21Vianet (China)",
+            _endpoint("smtp.partner.outlook.cn", 587, "starttls",
+                      "widely used in third-party code; not in the stored 21Vianet endpoint list", confirmed=False,
+                      note="Unconfirmed: the stored 21Vianet endpoint list (v2021032900) names *.partner.outlook.cn on "
+                           "TCP 443/80 only, not on 587/993/995; override smtp_host/smtp_port if your tenant's "
+                           "documentation says otherwise."),
+            "partner.outlook.cn", "21Vianet endpoints list",
+            _oauth2("login.partner.microsoftonline.cn", "https://partner.outlook.cn/.default",
+                    _sovereign_scopes("partner.outlook.cn"), confirmed=False)),
+        smtp_legacy_tls_host=_endpoint("smtp-legacy.partner.outlook.cn", 587, "starttls", SOURCE_LEGACY_TLS,
+                                       confirmed=False, note=LEGACY_TLS_OPT_IN),
+    ),
     "custom": {
         "title": "On-premises or hybrid relay (host, port and security given by the user)",
         "microsoft": False,
@@ -224,7 +245,8 @@ PROFILES = {
         "auth_methods": ("password", "oauth2", "none"),
         "auth_notes": {},
         "oauth2": None,
-        "limits": {"messages_per_minute": None, "recipients_per_day": None, "source": "the relay's own policy"},
+        "limits": {"messages_per_minute": None, "recipients_per_day": None, "recipients_per_message": None,
+                   "tenant_external_recipients_per_day": None, "source": "the relay's own policy"},
         "connector": None,
         "direct_send": None,
         "tls_min_version": "1.2",
@@ -233,6 +255,37 @@ PROFILES = {
         "ca_file": None,
     },
 }
+
+# High Volume Email (facts section 6): its own endpoint and accounts, internal recipients only; MC786329 names it
+# (with Azure Communication Services Email) as the alternative for applications. GA date and the Basic auth
+# timeline are unconfirmed, so the whole profile is.
+SOURCE_HVE = ('learn.microsoft.com "High Volume Email for Microsoft 365" (smtp-hve.office365.com:587 STARTTLS); '
+              "Microsoft 365 message center MC786329")
+HVE_BASIC_AUTH = {
+    "disabled_by_default_from": None,
+    "text": ("High Volume Email is not covered by the December 2026 SMTP AUTH Basic auth switch; third-party sites say "
+             "HVE keeps Basic auth until September 2028 (unconfirmed)."),
+    "source": "third-party sites (unconfirmed)",
+}
+PROFILES["microsoft365_hve"] = dict(
+    _tenant_profile(
+        "Microsoft 365 High Volume Email (HVE; internal recipients only; unconfirmed)",
+        _endpoint("smtp-hve.office365.com", 587, "starttls", SOURCE_HVE, confirmed=False,
+                  note="HVE accounts are their own (not user mailboxes) and reach only recipients inside the tenant."),
+        None, SOURCE_HVE,
+        _oauth2("login.microsoftonline.com", M365_APP_SCOPE, M365_DELEGATED_SCOPES, confirmed=False, source=SOURCE_HVE)),
+    imap=None,
+    pop=None,
+    auth_methods=("password", "oauth2"),
+    auth_notes=_microsoft_auth(HVE_BASIC_AUTH["text"]),
+    limits={"messages_per_minute": None, "recipients_per_day": None, "recipients_per_message": None,
+            "tenant_external_recipients_per_day": None, "source": "HVE limits are not in the facts file"},
+    connector=None,
+    direct_send=None,
+    recipients="internal only",
+    basic_auth=HVE_BASIC_AUTH,
+    confirmed=False,
+)
 
 # The bundled lab: an Exchange Online look-alike on loopback (lab/mailfleet_lab). One port per behaviour.
 LAB_HOST = "localhost"

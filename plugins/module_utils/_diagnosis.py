@@ -12,6 +12,8 @@ and the fleet report reuses ``CODES`` / ``diagnosis()`` / ``classify_reply()`` t
   cause/fix Microsoft documents.
 - ``classify_reply(code, enhanced, text, stage)``: a server answer -> (code, hint) using the
   Microsoft table first, then generic SMTP rules, then a per-stage fallback.
+- ``MAILBOX_ANSWERS`` / ``classify_mailbox_reply(protocol, step, text)``: the same for Exchange Online's IMAP
+  and POP answers to a login (``login``, ``xoauth2``) or to opening the mailbox (``open``).
 
 Standard library only: this file runs on targets.
 """
@@ -23,7 +25,7 @@ __metaclass__ = type
 import re
 
 # Stages of a probe, in the order they can be passed (not every probe passes every stage).
-STAGES = ("dns", "connect", "banner", "ehlo", "starttls", "tls", "auth", "send")
+STAGES = ("dns", "connect", "proxy", "banner", "ehlo", "starttls", "tls", "auth", "mailbox", "send")
 
 _PORT25_HINT = (
     "A firewall, a security group or the ISP drops this port (packets get no answer). Port 25 is commonly "
@@ -180,13 +182,76 @@ CODES = {
         "The server's answer violates the protocol or is unexpected at this point.",
         "Something other than a standard mail server, or a broken proxy; read reply in the result.",
     ),
+    "tenant_blocked": (
+        "The tenant is blocked from sending (Microsoft 5.7.705 / 5.7.750).",
+        "The whole tenant, not this mailbox: its outbound mail exceeded Microsoft's thresholds (spam, a compromised "
+        "account) or it sends from domains it has not registered. Register and verify every sending domain in the "
+        "tenant, secure the accounts, then ask Microsoft support to lift the block.",
+    ),
+    "mailbox_login_refused": (
+        "The IMAP/POP server refused the password login (IMAP LOGIN, POP USER/PASS).",
+        "Check the user name (the full mailbox address) and the password. Exchange Online retired Basic auth for IMAP "
+        "and POP in 2022 and gives a correct password the same answer: use XOAUTH2 (delegated IMAP.AccessAsUser.All / "
+        "POP.AccessAsUser.All, or app-only IMAP.AccessAsApp / POP.AccessAsApp). IMAP or POP disabled for the mailbox "
+        "(Set-CASMailbox -ImapEnabled / -PopEnabled) looks the same.",
+    ),
+    "mailbox_not_connected": (
+        "The login succeeded but the server could not open the mailbox.",
+        "App-only token: the application's Exchange service principal needs access to this mailbox "
+        "(Add-MailboxPermission -User <service principal id> -AccessRights FullAccess). Delegated token: it must "
+        "belong to this mailbox's user (or one with FullAccess on it). Also check that IMAP/POP is enabled for the "
+        "mailbox.",
+    ),
+    "proxy_unreachable": (
+        "The proxy could not be reached: its name does not resolve, or there is no route to it.",
+        "Check the host of the proxy URL and this host's resolver and routes: the proxy is the one hop the network "
+        "must let this host reach directly.",
+    ),
+    "proxy_refused": (
+        "The TCP connection to the proxy was refused.",
+        "Check the proxy URL's port (SOCKS proxies usually listen on 1080, HTTP proxies on 3128 or 8080) and that "
+        "the proxy runs.",
+    ),
+    "proxy_timeout": (
+        "The proxy did not answer within the timeout.",
+        "A firewall drops this host's traffic to the proxy, or the proxy is overloaded; check the proxy URL's host "
+        "and port, then raise timeout to confirm.",
+    ),
+    "proxy_auth_required": (
+        "The proxy requires authentication that was not offered.",
+        "Give the proxy user in the URL (socks5h://USER@proxy:1080 or http://USER@proxy:3128) and its password in "
+        "proxy_password; a SOCKS proxy that wants GSSAPI (Kerberos) is not supported.",
+    ),
+    "proxy_auth_failed": (
+        "The proxy rejected the proxy user name or password.",
+        "Fix the user in the proxy URL or proxy_password (the proxy's own account, not the mailbox's).",
+    ),
+    "proxy_denied": (
+        "The proxy refused this connection: its rules do not allow this host or this destination.",
+        "Ask the proxy's administrators to allow this host and the destination host and port of the result "
+        "(the mail submission, IMAP and POP ports are often not in a web proxy's allowed CONNECT ports).",
+    ),
+    "proxy_target_failed": (
+        "The proxy could not connect to the destination.",
+        "Read the detail: refused (nothing listens there, or a firewall behind the proxy rejects), unreachable or "
+        "not resolvable from the proxy. Check the endpoint's host and port; with socks5h:// the proxy resolves the "
+        "name.",
+    ),
+    "proxy_protocol_error": (
+        "The proxy's answer is not the protocol of the proxy URL's scheme.",
+        "Check the scheme: socks5h:// or socks5:// for a SOCKS5 proxy, http:// for an HTTP proxy with CONNECT "
+        "(not an HTTPS-only or a transparent proxy).",
+    ),
 }
 
 # Codes that mean "the path is fine, the account or policy is not" (for reports).
 ACCOUNT_CODES = frozenset((
     "auth_failed", "smtp_auth_disabled", "basic_auth_disabled", "security_defaults", "bad_credentials",
-    "policy_blocked", "send_as_denied", "not_authenticated", "relay_denied",
+    "policy_blocked", "send_as_denied", "not_authenticated", "relay_denied", "tenant_blocked",
+    "mailbox_login_refused", "mailbox_not_connected",
 ))
+# Codes that mean "the proxy (the one hop out of this network) is the problem", for reports.
+PROXY_CODES = frozenset(code for code in CODES if code.startswith("proxy_"))
 
 
 def diagnosis(code, detail=None, hint=None):
@@ -211,14 +276,31 @@ def _row(codes, pattern, code, cause, fix, basic=None):
 
 
 # Exchange Online answers (facts section 4, plus 5.7.68 from section 2), most specific first.
-# Each row: enhanced status codes it applies to (None = any), a text pattern (None = any), the code.
+# Each row: enhanced status codes it applies to (None = any), a text pattern (None = any), the code, and the
+# cause / fix of the facts file. Every row is exercised by a lab answer (tests/unit/smtp_check/test_diagnosis.py).
+_SEND_AS_FIX = "Use the login mailbox as envelope sender and From (Postfix: sender_canonical_maps), or grant SendAs."
+_THROTTLE_FIX = ("Fix the error the sender kept repeating (often SendAs or authentication: read the earlier "
+                 "failures), then wait; Microsoft lifts the throttle by itself (continuous error throttling for SMTP "
+                 "AUTH submissions).")
 MICROSOFT_ANSWERS = (
+    _row(("5.7.139",), r"SmtpClientAuthentication is disabled for the Mailbox", "smtp_auth_disabled",
+         "SMTP AUTH is turned off for this mailbox (the mailbox setting wins over the tenant's).",
+         "Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false (or $null to follow the "
+         "tenant's setting); see https://aka.ms/smtp_auth_disabled."),
+    _row(("5.7.139",), r"SmtpClientAuthentication is disabled for the Tenant", "smtp_auth_disabled",
+         "SMTP AUTH is turned off for the whole tenant.",
+         "Enable it for the mailboxes that need it (Set-CASMailbox -SmtpClientAuthenticationDisabled $false) or for "
+         "the tenant (Set-TransportConfig -SmtpClientAuthenticationDisabled $false), or relay through a connector "
+         "(https://aka.ms/smtp_auth_disabled)."),
     _row(("5.7.139",), r"SmtpClientAuthentication is disabled", "smtp_auth_disabled",
-         "SMTP AUTH is turned off for the tenant.",
-         "Enable SMTP AUTH for the mailbox or the tenant (https://aka.ms/smtp_auth_disabled), or relay through a connector."),
+         "SMTP AUTH is turned off for the tenant or the mailbox.",
+         "Enable SMTP AUTH for the mailbox or the tenant (https://aka.ms/smtp_auth_disabled), or relay through a "
+         "connector."),
     _row(("5.7.139",), r"did not meet the criteria", "policy_blocked",
-         "Conditional Access or another policy, or SMTP AUTH turned off for the mailbox.",
-         "Check Conditional Access policies and Set-CASMailbox -SmtpClientAuthenticationDisabled for the mailbox."),
+         "Conditional Access, or an authentication policy that blocks legacy (Basic) authentication.",
+         "Check the Conditional Access policies (Entra sign-in logs) and the authentication policies "
+         "(Get-AuthenticationPolicy, AllowBasicAuthSmtp) that apply to this user; it is not the mailbox's SMTP AUTH "
+         "switch."),
     _row(("5.7.139",), r"security defaults", "security_defaults",
          "The tenant's security defaults block legacy authentication for this user.",
          "Use OAuth2 (XOAUTH2) or a connector relay."),
@@ -243,13 +325,19 @@ MICROSOFT_ANSWERS = (
          "Authenticate after STARTTLS, or use a connector / direct send to the tenant's MX host."),
     _row(("5.7.60",), None, "send_as_denied",
          "The From address is not the login mailbox.",
-         "Rewrite the sender to the login mailbox or grant SendAs."),
+         _SEND_AS_FIX),
+    _row(("5.2.251", "5.2.252", "5.2.253", "5.2.254", "5.2.255"), r"throttl", "throttled",
+         "Continuous error throttling: the sender kept failing (SMTP AUTH submissions), so Exchange Online throttles it.",
+         _THROTTLE_FIX),
+    _row(("5.2.251", "5.2.253", "5.2.254", "5.2.255"), None, "throttled",
+         "Continuous error throttling: the sender kept failing (SMTP AUTH submissions), so Exchange Online throttles it.",
+         _THROTTLE_FIX),
     _row(("5.2.252",), None, "send_as_denied",
          "The mailbox is not allowed to send as this address.",
-         "Rewrite the sender to the login mailbox or grant SendAs."),
+         _SEND_AS_FIX),
     _row(("5.2.0",), r"SendAsDenied", "send_as_denied",
          "The mailbox is not allowed to send as this address.",
-         "Rewrite the sender to the login mailbox or grant SendAs."),
+         _SEND_AS_FIX),
     _row(("5.7.64",), None, "relay_denied",
          "The connector's IP or certificate does not match (TenantAttribution; Relay Access Denied).",
          "Fix the inbound connector: the client's public IP or certificate name must match it."),
@@ -259,6 +347,16 @@ MICROSOFT_ANSWERS = (
     _row(("5.7.708",), None, "ip_blocked",
          "The sending IP has a low reputation.",
          "Contact Microsoft support to delist, or send from another address."),
+    _row(("5.7.233",), None, "throttled",
+         "The tenant's outbound limit for external recipients (TERRL: 500 x licences^0.7 + 9,500 per day; trial "
+         "tenants 5,000) is reached.",
+         "Spread the sending over time, add licences, or send bulk mail through a dedicated service (Exchange Team "
+         "blog \"Introducing Exchange Online Tenant Outbound Email Limits\")."),
+    _row(("5.7.705", "5.7.750"), None, "tenant_blocked",
+         "The tenant is blocked for sending: it exceeded Microsoft's thresholds (5.7.705) or sends from unregistered "
+         "domains (5.7.750).",
+         "Register and verify the sending domains in the tenant, then contact Microsoft support (NDR page \"Fix email "
+         "delivery issues for error codes 5.7.700 through 5.7.750\")."),
     _row(("4.7.500",), None, "throttled",
          "Throttling or a new sending pattern.",
          "Back off and retry later."),
@@ -269,12 +367,12 @@ MICROSOFT_ANSWERS = (
          "The account is blocked for sending spam.",
          "Release the user in the Restricted users portal and secure the account."),
     _row(("5.2.2",), r"quota", "throttled",
-         "Over the recipient limit (10,000 recipients per day).",
+         "Over the recipient limit (10,000 recipients per day) or the message rate limit.",
          "Spread sending over time or over several mailboxes."),
     # Without enhanced code, the same texts are still recognisable.
     _row(None, r"SendAsDenied", "send_as_denied",
          "The mailbox is not allowed to send as this address.",
-         "Rewrite the sender to the login mailbox or grant SendAs."),
+         _SEND_AS_FIX),
     _row(None, r"TLS 1\.0 and 1\.1 are not supported", "legacy_tls_rejected",
          "TLS 1.0 and 1.1 are not supported.",
          "Use TLS 1.2 or later (https://aka.ms/smtp_auth_tls)."),
@@ -349,6 +447,65 @@ def classify_reply(code, enhanced, text, stage):
     if stage == "auth" and code == 504:
         return "auth_not_offered", None
     return _STAGE_FALLBACK.get(stage, "protocol_error"), None
+
+
+# Exchange Online's IMAP and POP answers (facts section 6: OAuth2 is the only login Exchange Online keeps for them).
+# Microsoft does not document these texts; they are what Exchange Online sends as quoted in public client issue
+# threads (MailKit, imapsync, email-oauth2-proxy). Exchange gives ONE refusal for every cause of a failed
+# AUTHENTICATE (bad token, missing scope or role, no service principal, the protocol disabled for the mailbox),
+# so the fix lists the causes in the order to check them.
+# Each row: protocol, step ("login": LOGIN or USER/PASS, "xoauth2", "open": EXAMINE / STAT), pattern, code, cause, fix.
+_IMAP_TOKEN_FIX = (
+    "Check, in this order: the token's audience (https://outlook.office365.com) and scope - delegated "
+    "IMAP.AccessAsUser.All, app-only the IMAP.AccessAsApp role with the app's service principal registered in Exchange "
+    "(New-ServicePrincipal) and given the mailbox (Add-MailboxPermission); that the token is not expired; that IMAP is "
+    "enabled for the mailbox (Set-CASMailbox -ImapEnabled $true; Outlook.com: POP and IMAP are off until the user "
+    "turns them on in Outlook.com settings).")
+_POP_TOKEN_FIX = _IMAP_TOKEN_FIX.replace("IMAP.AccessAsUser.All", "POP.AccessAsUser.All").replace(
+    "IMAP.AccessAsApp", "POP.AccessAsApp").replace("IMAP is", "POP is").replace("-ImapEnabled", "-PopEnabled")
+_BASIC_RETIRED = ("Exchange Online retired Basic auth for IMAP and POP in 2022: a correct password gets this answer "
+                  "too. Use XOAUTH2; on another server, check the user name and password.")
+
+
+def _mrow(protocol, step, pattern, code, cause, fix):
+    return {"protocol": protocol, "step": step, "pattern": re.compile(pattern, re.IGNORECASE), "code": code,
+            "cause": cause, "fix": fix}
+
+
+MAILBOX_ANSWERS = (
+    _mrow("imap", "xoauth2", r"AUTHENTICATE failed", "auth_failed",
+          "Exchange Online refused the XOAUTH2 token for IMAP (one answer for every cause).", _IMAP_TOKEN_FIX),
+    _mrow("imap", "login", r"LOGIN failed", "mailbox_login_refused",
+          "The IMAP password login was refused.", _BASIC_RETIRED),
+    _mrow("imap", "open", r"User is authenticated but not connected", "mailbox_not_connected",
+          "The token was accepted but Exchange could not connect it to the mailbox.",
+          "App-only: give the application's service principal the mailbox (Add-MailboxPermission -Identity <mailbox> "
+          "-User <service principal object id> -AccessRights FullAccess); delegated: sign in as the mailbox's user. "
+          "Check that IMAP is enabled for the mailbox (Set-CASMailbox -ImapEnabled $true)."),
+    _mrow("pop", "xoauth2", r"Authentication failure", "auth_failed",
+          "Exchange Online refused the XOAUTH2 token for POP (one answer for every cause).", _POP_TOKEN_FIX),
+    _mrow("pop", "login", r"Logon failure", "mailbox_login_refused",
+          "The POP password login (USER/PASS) was refused.", _BASIC_RETIRED),
+)
+
+# A refusal no row matches: what the step means.
+_MAILBOX_FALLBACK = {"login": "mailbox_login_refused", "xoauth2": "auth_failed", "open": "mailbox_not_connected"}
+
+
+def match_mailbox(protocol, step, text):
+    """The row of MAILBOX_ANSWERS matching an IMAP/POP refusal, or None."""
+    for row in MAILBOX_ANSWERS:
+        if row["protocol"] == protocol and row["step"] == step and row["pattern"].search(text or ""):
+            return row
+    return None
+
+
+def classify_mailbox_reply(protocol, step, text):
+    """An IMAP status (after the tag) or POP -ERR text at ``step`` -> (diagnosis code, hint or None)."""
+    row = match_mailbox(protocol, step, text)
+    if row is not None:
+        return row["code"], "%s %s" % (row["cause"], row["fix"])
+    return _MAILBOX_FALLBACK.get(step, "protocol_error"), None
 
 
 def is_known_code(code):

@@ -237,7 +237,8 @@ def build_settings(profile, overrides=None, var_prefix=""):
 
     cat = get_profile(profile)
     microsoft = cat["microsoft"]
-    basic_auth_applies = microsoft or cat.get("emulates_microsoft", False)
+    retirement = cat.get("basic_auth") or BASIC_AUTH_RETIREMENT
+    basic_auth_applies = bool((microsoft or cat.get("emulates_microsoft", False)) and retirement["disabled_by_default_from"])
     warnings = []
 
     smtp = _endpoint(v, "smtp", cat["smtp"], overrides, microsoft, cat["implicit_tls_supported"])
@@ -280,7 +281,7 @@ def build_settings(profile, overrides=None, var_prefix=""):
 
     username = overrides.get("username")
     if username is not None:
-        if microsoft or basic_auth_applies:
+        if microsoft or cat.get("emulates_microsoft", False):
             v.email("username", username, "the mailbox address (UPN)")
         elif not isinstance(username, str) or not username.strip() or any(c.isspace() for c in username):
             v.fail("username", username, "not a user name", "give the login name without spaces")
@@ -297,7 +298,9 @@ def build_settings(profile, overrides=None, var_prefix=""):
     if microsoft and tls_min in ("1.0", "1.1") and not (legacy and smtp["host"] == legacy["host"]):
         v.fail("tls_min_version", tls_min,
                "Microsoft 365 requires TLS 1.2 or later for SMTP AUTH (421 4.7.66 otherwise)",
-               "use 1.2; only the opt-in worldwide endpoint smtp-legacy.office365.com accepts TLS 1.0/1.1")
+               "use 1.2; %s" % (
+                   "only the opt-in endpoint %s accepts TLS 1.0/1.1 (%s)" % (legacy["host"], legacy["note"]) if legacy
+                   else "profile %s has no legacy TLS endpoint" % profile))
 
     tenant = overrides.get("tenant")
     if tenant is not None and not (isinstance(tenant, str) and (_GUID.match(tenant) or is_hostname(tenant))):
@@ -322,7 +325,8 @@ def build_settings(profile, overrides=None, var_prefix=""):
             "authority_url": o["authority_url"], "tenant": tenant,
             "token_url": url(o["token_path"]), "device_code_url": url(o["device_code_path"]),
             "authorize_url": url(o["authorize_path"]),
-            "scope_app": o["scope_app"], "scopes_delegated": list(o["scopes_delegated"]),
+            "scope_app": o["scope_app"], "app_only_note": o.get("app_only_note"),
+            "scopes_delegated": list(o["scopes_delegated"]),
             "client_id": client_id, "confirmed": o["confirmed"],
         }
     elif auth_method == "oauth2":
@@ -333,8 +337,8 @@ def build_settings(profile, overrides=None, var_prefix=""):
     if auth_method == "password" and basic_auth_applies:
         warnings.append(
             "%s=password against %s: %s Deadline: %s (%s). Fix: set %s=oauth2, or relay through a connector."
-            % (v.var("auth_method"), cat["title"], BASIC_AUTH_RETIREMENT["text"],
-               BASIC_AUTH_RETIREMENT["disabled_by_default_from"], BASIC_AUTH_RETIREMENT["source"], v.var("auth_method")))
+            % (v.var("auth_method"), cat["title"], retirement["text"],
+               retirement["disabled_by_default_from"], retirement["source"], v.var("auth_method")))
     if auth_method != "none" and smtp["security"] == "none":
         warnings.append("%s=none with authentication: credentials cross the network in clear text (allowed by %s)."
                         % (v.var("smtp_security"), v.var("allow_plaintext_auth")))
@@ -344,7 +348,7 @@ def build_settings(profile, overrides=None, var_prefix=""):
         "profile": profile,
         "title": cat["title"],
         "microsoft": microsoft,
-        "basic_auth_deadline": BASIC_AUTH_RETIREMENT["disabled_by_default_from"] if basic_auth_applies else None,
+        "basic_auth_deadline": retirement["disabled_by_default_from"] if basic_auth_applies else None,
         "smtp": smtp,
         "imap": imap,
         "pop": pop,
@@ -356,7 +360,10 @@ def build_settings(profile, overrides=None, var_prefix=""):
         "allow_plaintext_auth": allow_plaintext,
         "oauth2": oauth2,
         "limits": {"messages_per_minute": limits.get("messages_per_minute"),
-                   "recipients_per_day": limits.get("recipients_per_day")},
+                   "recipients_per_day": limits.get("recipients_per_day"),
+                   "recipients_per_message": limits.get("recipients_per_message"),
+                   "tenant_external_recipients_per_day": limits.get("tenant_external_recipients_per_day")},
+        "recipients": cat.get("recipients", "internal and external"),
         "mx_host": mx_host,
         "connector": {"port": cat["connector"]["port"], "security": cat["connector"]["security"]} if cat["connector"] else None,
         "warnings": warnings,

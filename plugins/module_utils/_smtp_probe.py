@@ -40,13 +40,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
 import datetime
 import email.policy
 import email.utils
 import errno
 import ipaddress
-import json
 import os
 import re
 import socket
@@ -61,6 +59,13 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils._diagnosis impor
     classify_reply,
     diagnosis,
     parse_enhanced_code,
+)
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe import mailbox, proxy
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.errors import ProbeError
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.sasl import (
+    b64 as _b64,
+    xoauth2_error as _xoauth2_error,
+    xoauth2_string,
 )
 
 SECURITY_MODES = ("starttls", "tls", "none")
@@ -123,17 +128,6 @@ class _BadReply(Exception):
     def __init__(self, message, data=b""):
         Exception.__init__(self, message)
         self.data = data
-
-
-class ProbeError(Exception):
-    """A stage failed with a diagnosis code."""
-
-    def __init__(self, code, detail=None, hint=None, stage=None):
-        Exception.__init__(self, detail or code)
-        self.code = code
-        self.detail = detail
-        self.hint = hint
-        self.stage = stage
 
 
 class Deadline:
@@ -503,17 +497,6 @@ def cert_summary(cert, now=None):
     return info
 
 
-def _b64(data):
-    if not isinstance(data, bytes):
-        data = data.encode("utf-8")
-    return base64.b64encode(data).decode("ascii")
-
-
-def xoauth2_string(username, token):
-    """The SASL XOAUTH2 initial response, base64-encoded (facts section 3)."""
-    return _b64("user=%s\x01auth=Bearer %s\x01\x01" % (username, token))
-
-
 def build_test_message(sender, recipients, subject, ehlo_name, endpoint_name):
     """The test message: Date, Message-ID, From, To, Subject, and a body saying what it is."""
     msg = EmailMessage(policy=email.policy.SMTP)
@@ -588,6 +571,8 @@ DEFAULTS = {
     "send": None,
     "cert_expiry_warn_days": 21,
     "check_mode": False,
+    "proxy": None,            # a proxy URL for every endpoint (an endpoint's own ``proxy`` wins); see _probe/proxy.py
+    "proxy_password": None,
 }
 
 
@@ -595,6 +580,7 @@ def normalize_options(options):
     """Fill defaults and check option consistency; raises ValueError with a readable message."""
     opts = dict(DEFAULTS)
     opts.update(dict((k, v) for k, v in (options or {}).items() if v is not None))
+    opts["proxy"] = proxy.parse_proxy(opts["proxy"], opts.pop("proxy_password"))
     opts["timeout"] = float(opts["timeout"])
     if not opts["timeout"] > 0:  # pylint: disable=unnecessary-negation  # "not >" also rejects NaN
         raise ValueError("timeout must be a positive number of seconds, got %r" % (options.get("timeout"),))
@@ -620,6 +606,9 @@ def normalize_options(options):
             raise ValueError("auth.mechanism must be one of %s, got %r" % (", ".join(MECHANISMS), auth["mechanism"]))
         if not auth.get("username"):
             raise ValueError("auth.username is required for AUTH (the full mailbox address)")
+        if any(ord(ch) < 32 or ord(ch) == 127 or ch == " " for ch in auth["username"]):
+            raise ValueError("auth.username %r contains spaces or control characters: give the mailbox address"
+                             % (auth["username"],))
         has_secret = bool(auth.get("password")) or bool(auth.get("oauth2_token")) or bool(auth.get("token_error"))
         if not has_secret:
             raise ValueError("auth needs password, oauth2_token or oauth2 (client credentials)")
@@ -630,6 +619,7 @@ def normalize_options(options):
         if auth["mechanism"] in ("login", "plain") and not auth.get("password"):
             raise ValueError("auth.mechanism %s needs auth.password" % auth["mechanism"])
         auth["allow_plaintext"] = bool(auth.get("allow_plaintext"))
+        auth["open_mailbox"] = bool(auth.get("open_mailbox"))
         opts["auth"] = auth
     send = opts.get("send")
     if send:
@@ -649,8 +639,12 @@ def normalize_options(options):
     return opts
 
 
-def normalize_endpoint(endpoint, index=0):
-    """Check one endpoint dict; fill name, protocol and security defaults."""
+def normalize_endpoint(endpoint, index=0, opts=None):
+    """Check one endpoint dict; fill name, protocol and security defaults, its proxy and whether it logs in.
+
+    ``proxy``: the endpoint's own proxy URL (with its ``proxy_password``), ``direct`` for none, or absent for the
+    call's (``opts["proxy"]``, already parsed). ``auth``: false skips the login on this endpoint.
+    """
     ep = dict(endpoint or {})
     if not ep.get("host"):
         raise ValueError("endpoint %d: host is required" % (index + 1))
@@ -670,6 +664,16 @@ def normalize_endpoint(endpoint, index=0):
         raise ValueError("endpoint %s: security must be one of starttls, tls, none, got %r" % (ep["host"], ep["security"]))
     if not ep.get("name"):
         ep["name"] = "%s:%d" % (ep["host"], ep["port"])
+    password = ep.pop("proxy_password", None)
+    if ep.get("proxy") is None:
+        if password:
+            raise ValueError("endpoint %s: proxy_password is set without the endpoint's own proxy (the call's proxy "
+                             "takes the call's proxy_password)" % ep["name"])
+        ep["proxy"] = (opts or {}).get("proxy")
+    else:
+        ep["proxy"] = proxy.parse_proxy(ep["proxy"], password, variable="endpoint %s: proxy" % ep["name"],
+                                        password_variable="endpoint %s: proxy_password" % ep["name"])
+    ep["auth"] = ep.get("auth") is not False
     return ep
 
 
@@ -679,7 +683,7 @@ def check_plaintext_auth(endpoints, opts):
     if not auth or auth.get("allow_plaintext"):
         return
     for ep in endpoints:
-        if ep["protocol"] == "smtp" and ep["security"] == "none":
+        if ep["security"] == "none" and ep.get("auth", True):
             raise ValueError(
                 "endpoint %s has security none: auth would send the credentials in plain text. Use starttls or "
                 "tls, or set auth.allow_plaintext: true if you really mean it." % ep["name"])
@@ -704,6 +708,8 @@ class EndpointProbe:
         self.pre_tls_auth = False
         self.cert_der = None
         self.context = None
+        self.peer_port = endpoint["port"]   # the port TCP-connected to (the proxy's, through a proxy)
+        self.target_address = None          # socks5:// only: the destination's address, resolved here
         self.result = {
             "name": endpoint["name"],
             "host": endpoint["host"],
@@ -722,6 +728,7 @@ class EndpointProbe:
             "auth_mechanisms": [],
             "tls": None,
             "reply": None,
+            "proxy": (endpoint.get("proxy") or {}).get("url"),
         }
 
     # stage bookkeeping
@@ -814,12 +821,15 @@ class EndpointProbe:
 
     def _run(self):
         ep = self.ep
-        self._begin("dns")
-        addresses = self._resolve()
-        self._passed()
+        if ep.get("proxy"):
+            sock, address = self._open_via_proxy(ep["proxy"])
+        else:
+            self._begin("dns")
+            addresses = self._resolve()
+            self._passed()
 
-        self._begin("connect")
-        sock, address = self._connect(addresses)
+            self._begin("connect")
+            sock, address = self._connect(addresses)
         self.result["address"] = address
         self.channel = Channel(sock, self.deadline)
         self._passed()
@@ -864,8 +874,17 @@ class EndpointProbe:
         self.result["auth_mechanisms"] = protocol.mechanisms()
 
         if ep["protocol"] != "smtp":
+            auth = self.opts.get("auth")
+            if auth and ep.get("auth", True):
+                self._begin("auth")
+                protocol.auth(auth)
+                self._passed()
+                if auth.get("open_mailbox"):
+                    self._begin("mailbox")
+                    protocol.open_mailbox()
+                    self._passed()
             return
-        if self.opts.get("auth"):
+        if self.opts.get("auth") and ep.get("auth", True):
             self._begin("auth")
             protocol.auth(self.opts["auth"])
             self._passed()
@@ -879,8 +898,41 @@ class EndpointProbe:
                 self._passed()
 
     # ------------------------------------------------------------------ dns / connect
-    def _resolve(self):
-        host, port = self.ep["host"], self.ep["port"]
+    def _open_via_proxy(self, spec):
+        """Stages dns (the proxy's name; with socks5:// the destination's too), connect (to the proxy) and proxy
+        (the tunnel): a socket that reaches the endpoint, within the probe's deadline."""
+        self._begin("dns")
+        try:
+            proxies = self._resolve(spec["host"], spec["port"])
+        except ProbeError as err:
+            raise ProbeError("proxy_unreachable", "(the proxy's name %s: %s)" % (spec["host"], err.detail or err.code))
+        except _Timeout:
+            raise ProbeError("proxy_unreachable", "(the resolver gave no answer for the proxy's name %s in time)"
+                             % spec["host"])
+        if not spec["remote_dns"]:
+            self.target_address = self._resolve()[0][1][0]
+        self._passed()
+        self._begin("connect")
+        try:
+            sock, address = self._connect(proxies)
+        except ProbeError as err:
+            raise ProbeError(proxy.CONNECT_CODES.get(err.code, err.code),
+                             "(proxy %s: %s)" % (spec["url"], (err.detail or "").strip("()")))
+        except _Timeout:
+            raise ProbeError("proxy_timeout", "(no time left to connect to the proxy %s)" % spec["url"])
+        self.peer_port = spec["port"]
+        self._passed()
+        self._begin("proxy")
+        try:
+            proxy.negotiate(sock, spec, self.ep["host"], self.ep["port"], self.deadline, self.target_address)
+        except BaseException:
+            sock.close()
+            raise
+        self._passed()
+        return sock, address
+
+    def _resolve(self, host=None, port=None):
+        host, port = host or self.ep["host"], port or self.ep["port"]
         family = ADDRESS_FAMILIES[self.opts["address_family"]]
         literal = host[1:-1] if host.startswith("[") and host.endswith("]") else host
         try:
@@ -973,12 +1025,15 @@ class EndpointProbe:
         if self.deadline.remaining() <= 0.05:
             return False
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        sockaddr = (address, self.ep["port"], 0, 0) if family == socket.AF_INET6 else (address, self.ep["port"])
+        sockaddr = (address, self.peer_port, 0, 0) if family == socket.AF_INET6 else (address, self.peer_port)
         sock = socket.socket(family, socket.SOCK_STREAM)
         probe = Channel(sock, self.deadline)
         try:
             sock.settimeout(max(0.01, self.deadline.remaining()))
             sock.connect(sockaddr)
+            if self.ep.get("proxy"):
+                proxy.negotiate(sock, self.ep["proxy"], self.ep["host"], self.ep["port"], self.deadline,
+                                self.target_address)
             probe.start_tls(_detect_context(), None)
             return True
         except Exception:  # pylint: disable=broad-except
@@ -1222,16 +1277,6 @@ class _SMTP:
         probe.result["sent"] = True
 
 
-def _xoauth2_error(text):
-    try:
-        data = json.loads(base64.b64decode(text.strip().encode("ascii")).decode("utf-8"))
-    except Exception:  # pylint: disable=broad-except
-        return None
-    if isinstance(data, dict):
-        return ", ".join("%s=%s" % (k, data[k]) for k in sorted(data))
-    return None
-
-
 class _IMAP:
     def __init__(self, probe):
         self.probe = probe
@@ -1298,6 +1343,12 @@ class _IMAP:
         if not status.upper().startswith("OK"):
             raise ProbeError("tls_handshake_failed", "STARTTLS answered: %s" % _clip(status, 300))
 
+    def auth(self, auth):
+        self.probe.result.update(_mailbox_step(self, mailbox.imap_login, self.caps, auth))
+
+    def open_mailbox(self):
+        self.probe.result["mailbox"] = _mailbox_step(self, mailbox.imap_examine)
+
 
 class _POP:
     def __init__(self, probe):
@@ -1350,22 +1401,45 @@ class _POP:
         if not status.startswith("+OK"):
             raise ProbeError("tls_handshake_failed", "STLS answered: %s" % _clip(status, 300))
 
+    def auth(self, auth):
+        self.probe.result.update(_mailbox_step(self, mailbox.pop_login, self.caps, auth))
+
+    def open_mailbox(self):
+        self.probe.result["mailbox"] = _mailbox_step(self, mailbox.pop_stat)
+
+
+def _mailbox_step(session, step, *args):
+    """Run an IMAP/POP login or mailbox step of ``_probe.mailbox`` on the session (_IMAP / _POP) of a probe; a
+    refusal's line becomes the result's reply."""
+    probe = session.probe
+    if getattr(session, "io", None) is None:  # one per connection: it numbers the IMAP tags
+        session.io = mailbox.LineIO(probe.channel.send, session._line, probe.tls_active,  # pylint: disable=protected-access
+                                    probe.redactor.add)
+    try:
+        return step(session.io, *args)
+    except mailbox.MailboxRefused as err:
+        probe.result["reply"] = {"code": None, "enhanced_code": None, "text": _clip(err.answer)}
+        raise
+
 
 # --------------------------------------------------------------------------- entry points
 
-def secrets_of(opts):
+def secrets_of(opts, endpoints=()):
+    """Every secret of the options (and of the endpoints' own proxies), with the encoded forms the probe sends."""
     auth = opts.get("auth") or {}
     values = []
     for key in ("password", "oauth2_token"):
         if auth.get(key):
             values.append(auth[key])
             values.append(_b64(auth[key]))
+    for spec in [opts.get("proxy")] + [ep.get("proxy") for ep in endpoints]:
+        values.extend(proxy.proxy_secrets(spec))
     return values
 
 
 def probe_endpoint(endpoint, opts, redactor=None):
     """Probe one (normalized) endpoint with normalized options; never raises."""
-    redactor = redactor or Redactor(secrets_of(opts))
+    redactor = redactor or Redactor(secrets_of(opts, [endpoint]))
     probe = EndpointProbe(endpoint, opts, redactor=redactor)
     return probe.run()
 
@@ -1384,9 +1458,9 @@ def probe_endpoints(endpoints, options, max_workers=MAX_WORKERS):
     Returns the list of results, in the order of ``endpoints``.  Raises ValueError for bad options.
     """
     opts = normalize_options(options)
-    eps = [normalize_endpoint(ep, i) for i, ep in enumerate(endpoints)]
+    eps = [normalize_endpoint(ep, i, opts) for i, ep in enumerate(endpoints)]
     check_plaintext_auth(eps, opts)
-    redactor = Redactor(secrets_of(opts))
+    redactor = Redactor(secrets_of(opts, eps))
     results = [None] * len(eps)
     gate = threading.BoundedSemaphore(max(1, int(max_workers)))
 

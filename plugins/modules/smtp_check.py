@@ -24,6 +24,11 @@ description:
     Basic auth disabled, security defaults, SendAs denied, relay denied, throttling, legacy TLS, ...).
   - Credentials are never sent before TLS is established (unless O(auth.allow_plaintext=true)), and a STARTTLS
     endpoint never falls back to plain text.
+  - Through a proxy (O(proxy), per endpoint O(endpoints[].proxy)) - SOCKS5 with or without user/password, remote
+    name resolution, or an HTTP proxy's CONNECT - inside the same one deadline; the proxy is a stage of its own
+    (C(proxy)) with its own diagnosis codes, and the mail session's TLS runs end to end inside the tunnel.
+  - With O(auth), IMAP and POP endpoints log in too (LOGIN / USER+PASS or XOAUTH2, delegated or app-only), and
+    O(auth.open_mailbox) proves the mailbox is readable (IMAP C(EXAMINE INBOX), POP C(STAT)).
   - Standard library only on the target (Python 3.8 or later).
 options:
   endpoints:
@@ -51,10 +56,26 @@ options:
         type: str
         choices: [starttls, tls, none]
       protocol:
-        description: What speaks on the port. IMAP and POP endpoints get a greeting, CAPABILITY/CAPA and TLS check.
+        description:
+          - What speaks on the port. IMAP and POP endpoints get a greeting, CAPABILITY/CAPA and TLS check, and with
+            O(auth) a login (see O(auth)).
         type: str
         choices: [smtp, imap, pop]
         default: smtp
+      proxy:
+        description:
+          - This endpoint's proxy URL (same forms as O(proxy)), or C(direct) to bypass O(proxy) for this endpoint.
+          - Unset - the call's O(proxy).
+        type: str
+      proxy_password:
+        description:
+          - The password of this endpoint's own O(endpoints[].proxy) user. The call's O(proxy_password) is only ever
+            sent to the call's O(proxy).
+        type: str
+      auth:
+        description: Set to V(false) to skip the login (O(auth)) on this endpoint.
+        type: bool
+        default: true
   host:
     description: A single endpoint's host (with O(port) and O(security)). Mutually exclusive with O(endpoints), O(profile).
     type: str
@@ -114,14 +135,34 @@ options:
         C(/etc/hosts), then C(/etc/hostname)).
     type: str
   address_family:
-    description: Which addresses of a host name to connect to.
+    description: Which addresses of a host name to connect to (through a proxy - of the proxy's name).
     type: str
     choices: [any, ipv4, ipv6]
     default: any
+  proxy:
+    description:
+      - Reach every endpoint through this proxy (an endpoint's O(endpoints[].proxy) wins), for networks that allow
+        outbound mail ports only through a proxy.
+      - V(socks5h://[user@]host[:port]) - SOCKS5 (RFC 1928), the proxy resolves the mail server's name (use this
+        where the host has no outside DNS). V(socks5://...) - SOCKS5, this host resolves the name. Default port 1080.
+      - V(http://[user@]host[:port]) - an HTTP proxy's CONNECT method with Basic proxy authentication. Default port
+        3128. Many web proxies allow CONNECT only to port 443 (diagnosis C(proxy_denied)).
+      - The user goes in the URL, its password in O(proxy_password); a URL with a password is refused. Results show
+        the proxy as C(scheme://host:port) (RV(endpoints[].proxy)).
+      - The environment's C(all_proxy) / C(https_proxy) are not read for the mail endpoints. The token request of
+        O(auth.oauth2) is HTTPS and uses the host's C(https_proxy) environment variable, like other HTTPS clients.
+    type: str
+  proxy_password:
+    description: Password of the O(proxy) user (SOCKS5 username/password, RFC 1929, or HTTP Basic). Never shown.
+    type: str
   auth:
     description:
-      - Authenticate after TLS and stop (no mail is sent unless O(send) is given). Applies to SMTP endpoints.
+      - Authenticate after TLS and stop (no mail is sent unless O(send) is given).
+      - SMTP endpoints use SMTP AUTH. IMAP endpoints use C(AUTHENTICATE XOAUTH2) with a token, else C(LOGIN); POP
+        endpoints C(AUTH XOAUTH2), else C(USER)/C(PASS). O(endpoints[].auth=false) skips an endpoint's login.
       - Give O(auth.password), O(auth.oauth2_token), or O(auth.oauth2) (client credentials, the module fetches a token).
+      - One token serves every protocol when it carries their scopes (delegated C(SMTP.Send), C(IMAP.AccessAsUser.All),
+        C(POP.AccessAsUser.All)) or roles (app-only C(SMTP.SendAsApp), C(IMAP.AccessAsApp), C(POP.AccessAsApp)).
     type: dict
     suboptions:
       username:
@@ -160,9 +201,17 @@ options:
       mechanism:
         description:
           - SASL mechanism. C(auto) uses XOAUTH2 with a token, else PLAIN when offered, else LOGIN.
+          - For IMAP and POP, C(login) and C(plain) both mean the protocol's password login (IMAP C(LOGIN), POP
+            C(USER)/C(PASS)).
         type: str
         choices: [auto, login, plain, xoauth2]
         default: auto
+      open_mailbox:
+        description:
+          - After an IMAP or POP login, prove the mailbox is readable - IMAP C(EXAMINE INBOX) (the read-only SELECT,
+            it changes no flag), POP C(STAT). Stage C(mailbox); RV(endpoints[].mailbox) has the message count.
+        type: bool
+        default: false
       allow_plaintext:
         description: Allow sending credentials on a connection without TLS (O(security=none)). Never for production.
         type: bool
@@ -243,6 +292,25 @@ EXAMPLES = r"""
         client_id: "{{ relay_client_id }}"
         client_secret: "{{ vault_relay_client_secret }}"
 
+- name: From a site whose firewall lets mail out only through its SOCKS proxy (the proxy resolves the names)
+  mailfleet.outlook.smtp_check:
+    profile: microsoft365
+    include_incoming: true
+    proxy: socks5h://mailprobe@proxy.branch.example:1080
+    proxy_password: "{{ vault_branch_proxy_password }}"
+
+- name: Can the scanner's app registration read its mailbox over IMAP (app-only, IMAP.AccessAsApp)?
+  mailfleet.outlook.smtp_check:
+    endpoints:
+      - {name: imap, host: outlook.office365.com, port: 993, security: tls, protocol: imap}
+    auth:
+      username: scanner@contoso.com
+      open_mailbox: true
+      oauth2:
+        tenant: contoso.onmicrosoft.com
+        client_id: "{{ scanner_client_id }}"
+        client_secret: "{{ vault_scanner_client_secret }}"
+
 - name: Send one test message through the bundled lab
   mailfleet.outlook.smtp_check:
     profile: lab
@@ -287,16 +355,18 @@ endpoints:
       description: True when every stage passed.
       type: bool
     address:
-      description: The IP address connected to (null when DNS or every connect failed).
+      description: The IP address connected to - the proxy's through a proxy (null when DNS or every connect failed).
       type: str
     stage:
       description:
-        - The last stage passed, one of C(dns), C(connect), C(banner), C(ehlo), C(starttls), C(tls), C(auth), C(send)
-          (null when even DNS failed).
+        - The last stage passed, one of C(dns), C(connect), C(proxy), C(banner), C(ehlo), C(starttls), C(tls), C(auth),
+          C(mailbox), C(send) (null when even DNS failed).
         - Order for C(starttls) - dns, connect, banner, ehlo, starttls, tls (the handshake, certificate checks and the
           EHLO over TLS), auth, send. For C(tls) - dns, connect, tls, banner, ehlo, auth, send. For C(none) - dns,
           connect, banner, ehlo, auth, send. IMAP/POP - the greeting is C(banner), CAPABILITY/CAPA is C(ehlo),
-          STARTTLS/STLS is C(starttls).
+          STARTTLS/STLS is C(starttls), the login C(auth), EXAMINE INBOX / STAT C(mailbox).
+        - Through a proxy, C(dns) resolves the proxy's name (with C(socks5://) the endpoint's too), C(connect) is the
+          TCP connection to the proxy and C(proxy) the tunnel (SOCKS5 or CONNECT) to the endpoint.
       type: str
       sample: tls
     failed_stage:
@@ -339,6 +409,22 @@ endpoints:
         - C(timeout) - the server stopped answering, or answered too slowly, before the deadline.
         - C(connection_closed) - the server closed the connection unexpectedly.
         - C(protocol_error) - an answer that violates the protocol or is unexpected.
+        - C(tenant_blocked) - the tenant is blocked from sending (550 5.7.705 threshold, 5.7.750 unregistered domains).
+        - C(mailbox_login_refused) - IMAP C(LOGIN) / POP C(USER)/C(PASS) refused (Exchange Online retired Basic auth for
+          IMAP and POP; a right password gets the same answer).
+        - C(mailbox_not_connected) - logged in, but the mailbox cannot be opened (IMAP C(User is authenticated but not
+          connected) - an app-only token without the mailbox permission).
+        - C(proxy_unreachable) - the proxy's name does not resolve or there is no route to it.
+        - C(proxy_refused) - the TCP connection to the proxy was refused.
+        - C(proxy_timeout) - the proxy did not answer in time.
+        - C(proxy_auth_required) - the proxy wants authentication that was not offered (O(proxy) without user).
+        - C(proxy_auth_failed) - the proxy rejected the proxy user or O(proxy_password).
+        - C(proxy_denied) - the proxy's rules refuse this host or destination (SOCKS reply 2, HTTP 403).
+        - C(proxy_target_failed) - the proxy could not connect to the endpoint (SOCKS replies 1, 3-6; HTTP 500, 502-504).
+        - C(proxy_protocol_error) - the proxy does not speak the URL's protocol.
+        - A destination that never answers the proxy is C(connect_timeout) with C(failed_stage=proxy).
+        - The throttling code also covers 550 5.2.251-5.2.255 (continuous error throttling) and 550 5.7.233 (the
+          tenant's outbound limit); C(smtp_auth_disabled) tells the tenant's switch from the mailbox's in its hint.
       type: dict
       sample: {code: tls_on_plain_port, message: "Implicit TLS was attempted ...", hint: "Use security: starttls ..."}
     warnings:
@@ -348,8 +434,9 @@ endpoints:
       elements: str
     timings_ms:
       description:
-        - Milliseconds per stage (keys as in RV(endpoints[].stage)), C(ehlo_tls) for the EHLO after STARTTLS, and
-          C(total) for the whole probe (at most O(timeout) plus a polite QUIT of at most one second).
+        - Milliseconds per stage (keys as in RV(endpoints[].stage), C(proxy) for the tunnel), C(ehlo_tls) for the EHLO
+          after STARTTLS, and C(total) for the whole probe (at most O(timeout) plus a polite QUIT of at most one
+          second).
       type: dict
       sample: {dns: 1, connect: 2, banner: 40, ehlo: 38, starttls: 37, tls: 80, ehlo_tls: 39, total: 240}
     banner:
@@ -367,9 +454,18 @@ endpoints:
       elements: str
       sample: [LOGIN, XOAUTH2]
     auth_mechanism:
-      description: The mechanism used when O(auth) was given and AUTH was attempted.
+      description: The mechanism used when O(auth) was given and AUTH was attempted (IMAP C(LOGIN), POP C(USER)).
       type: str
       returned: when AUTH was attempted
+    proxy:
+      description: The proxy the endpoint was probed through, as C(scheme://host:port) (null - direct).
+      type: str
+      sample: socks5h://proxy.corp.example:1080
+    mailbox:
+      description: With O(auth.open_mailbox) on IMAP/POP - C(messages) (IMAP also C(name) and C(read_only); POP C(octets)).
+      type: dict
+      returned: when the mailbox was opened
+      sample: {name: INBOX, messages: 12, read_only: true}
     tls:
       description: The TLS session (null without TLS). C(verified) is false when O(validate_certs=false) or when the
         certificate was fetched after a verification failure.
@@ -410,7 +506,7 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import
 from ansible_collections.mailfleet.outlook.plugins.module_utils._smtp_probe import probe_endpoints
 
 ENGINE_OPTIONS = ("timeout", "validate_certs", "ca_path", "min_tls_version", "max_tls_version", "ehlo_name", "address_family",
-                  "cert_expiry_warn_days")
+                  "cert_expiry_warn_days", "proxy", "proxy_password")
 
 
 def argument_spec():
@@ -421,6 +517,9 @@ def argument_spec():
             port=dict(type="int", required=True),
             security=dict(type="str", choices=["starttls", "tls", "none"]),
             protocol=dict(type="str", choices=["smtp", "imap", "pop"], default="smtp"),
+            proxy=dict(type="str"),
+            proxy_password=dict(type="str", no_log=True),
+            auth=dict(type="bool", default=True),
         )),
         host=dict(type="str"),
         port=dict(type="int"),
@@ -435,6 +534,8 @@ def argument_spec():
         max_tls_version=dict(type="str", choices=["1.0", "1.1", "1.2", "1.3"]),
         ehlo_name=dict(type="str"),
         address_family=dict(type="str", choices=["any", "ipv4", "ipv6"], default="any"),
+        proxy=dict(type="str"),
+        proxy_password=dict(type="str", no_log=True),
         auth=dict(type="dict", options=dict(
             username=dict(type="str"),
             password=dict(type="str", no_log=True),
@@ -449,6 +550,7 @@ def argument_spec():
             )),
             mechanism=dict(type="str", choices=["auto", "login", "plain", "xoauth2"], default="auto"),
             allow_plaintext=dict(type="bool", default=False),
+            open_mailbox=dict(type="bool", default=False),
         ), mutually_exclusive=[["password", "oauth2_token", "oauth2"]]),
         send=dict(type="dict", options=dict(
             sender=dict(type="str"),
@@ -533,6 +635,10 @@ def main():
             module.no_log_values.add(oauth2["client_secret"])
             token_url = oauth2.get("token_url") or ((settings or {}).get("oauth2") or {}).get("token_url")
             scope = oauth2.get("scope") or ((settings or {}).get("oauth2") or {}).get("scope_app")
+            if not scope:
+                module.fail_json(msg="auth.oauth2: profile %s has no app-only (client credentials) route: %s. Fix: give "
+                                     "auth.oauth2_token (a delegated token), or auth.oauth2.scope for another token endpoint"
+                                     % (params.get("profile"), ((settings or {}).get("oauth2") or {}).get("app_only_note")))
             if not token_url:
                 module.fail_json(msg="auth.oauth2 needs token_url, or tenant (with profile, or microsoft365 by default)")
             try:

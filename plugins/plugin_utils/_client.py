@@ -25,6 +25,7 @@ try:
 except ImportError:  # pragma: no cover - Python 2 is not supported, keeps compile checks quiet
     from urllib import quote
 
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.proxy import DIRECT, parse_proxy
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import (
     SettingsError,
     build_settings,
@@ -35,19 +36,31 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import
 UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "client.mailfleet.outlook")
 
 # What each client can do. ``auth``: the auth methods the role can configure for it, with the reason
-# when one is missing (the error text quotes it).
+# when one is missing (the error text quotes it). ``proxy``: the proxy schemes it can be configured with
+# (``no_proxy`` says why not); no client here can authenticate to a proxy.
 CLIENTS = {
     "msmtp": {
         "auth": ("oauth2", "password", "none"),
         "why_not": {},
+        # proxy_host / proxy_port: SOCKS5 only; msmtp sends its DNS queries through the proxy too
+        "proxy": ("socks5h", "socks5"),
+        "no_proxy": "msmtp speaks SOCKS5 only (proxy_host/proxy_port), not HTTP CONNECT",
     },
     "neomutt": {
         "auth": ("oauth2", "password"),
         "why_not": {"none": "neomutt needs a mailbox login for IMAP; use a relay (mailfleet.outlook.relay) for unauthenticated sending"},
+        "proxy": (),
+        "no_proxy": ("neomutt has no proxy setting; its $tunnel is one command for every connection (IMAP and SMTP "
+                     "go to different hosts) and, with $tunnel_is_secure, skips TLS, so the role does not build one. "
+                     "Run neomutt on a host with a direct path, or send through a relay inside the network "
+                     "(mailfleet.outlook.relay)"),
     },
     "thunderbird": {
         "auth": ("oauth2", "password"),
         "why_not": {"none": "Thunderbird needs a mailbox login for IMAP"},
+        # network.proxy.socks* (manual proxy); IMAP and SMTP go through SOCKS only, never an HTTP proxy
+        "proxy": ("socks5h", "socks5"),
+        "no_proxy": "Thunderbird sends IMAP and SMTP through a SOCKS proxy only (network.proxy.socks), not HTTP CONNECT",
         # Thunderbird finds the OAuth2 endpoints from its built-in provider list by host name
         # (OAuth2Providers): only Microsoft's hosts are in it, a lab or custom host is not.
         "oauth2_microsoft_only": True,
@@ -60,6 +73,10 @@ CLIENTS = {
                       "which the user sets up once in Evolution",
             "none": "Evolution needs a mailbox login for IMAP",
         },
+        "proxy": (),
+        "no_proxy": ("Evolution takes its proxy from GNOME's network settings (or a proxy source the user picks in "
+                     "Evolution), which a .source file of this role does not own; set the proxy there, or drop the "
+                     "proxy for this account"),
     },
 }
 CLIENT_NAMES = tuple(sorted(CLIENTS))
@@ -74,7 +91,7 @@ CLIENT_USER_FORMATS = {
 }
 
 ACCOUNT_KEYS = ("user", "address", "display_name", "profile", "auth_method", "clients", "username", "password",
-                "settings", "thunderbird_profile", "publish")
+                "settings", "thunderbird_profile", "publish", "proxy")
 
 # Thunderbird enums, as Thunderbird reads them (comm-central MailNewsTypes2.idl: nsMsgSocketType,
 # nsMsgAuthMethod): socketType / try_ssl 0 plain, 2 STARTTLS (always), 3 SSL/TLS;
@@ -247,6 +264,7 @@ def normalize_account(raw, index, defaults=None):
     publish = raw.get("publish", True)
     if not isinstance(publish, bool):
         _fail(index, user, "publish", publish, "not a boolean", "use true or false")
+    proxy = _account_proxy(raw, index, user, clients, defaults)
 
     smtp, imap = _endpoint_view(settings["smtp"]), _endpoint_view(settings["imap"])
     quoted = quote(login, safe="")
@@ -289,6 +307,7 @@ def normalize_account(raw, index, defaults=None):
         "tls_min_version": settings["tls_min_version"],
         "oauth2": oauth2,
         "oauth2_scopes": " ".join(oauth2["scopes_delegated"]) if oauth2 else None,
+        "proxy": proxy,
         "smtp_url": "%s://%s@%s:%d/" % ("smtps" if smtp["security"] == "tls" else "smtp", quoted, smtp["host"], smtp["port"]),
         "imap_url": ("%s://%s@%s:%d/" % ("imaps" if imap["security"] == "tls" else "imap", quoted, imap["host"], imap["port"])
                      if imap else None),
@@ -308,6 +327,35 @@ def normalize_account(raw, index, defaults=None):
         "overrides": dict((k, v) for k, v in overrides.items() if v is not None),
         "warnings": ["%s: %s" % (_where(index, user), w) for w in settings["warnings"]],
     }
+
+
+def _account_proxy(raw, index, user, clients, defaults):
+    """The account's proxy (``proxy``, else the role's ``client_proxy``; ``direct`` for none) as the templates need
+    it, or None; refused, naming the client and why, where a client cannot use it."""
+    if "proxy" in raw:
+        value, variable = raw["proxy"], "proxy"
+    else:
+        value, variable = defaults.get("proxy"), "client_proxy"
+    if value in (None, "", DIRECT):
+        return None
+    try:
+        spec = parse_proxy(value, variable=variable)
+    except ValueError as e:
+        raise ClientError("%s: %s" % (_where(index, user), e))
+    if spec["username"] is not None:
+        _fail(index, user, variable, spec["url"], "a proxy user was given, and none of msmtp, Thunderbird, neomutt or "
+              "Evolution can authenticate to a proxy", "use a proxy that admits this host without a password (by its "
+              "address), or send through a relay inside the network")
+    for name in clients:
+        if spec["scheme"] not in CLIENTS[name]["proxy"]:
+            if CLIENTS[name]["proxy"]:
+                fix = ("give %s the site's SOCKS5 proxy (socks5h://host:port), set proxy: direct for this account, or "
+                       "drop %s from clients" % (name, name))
+            else:
+                fix = "drop %s from clients, or set proxy: direct for this account" % name
+            _fail(index, user, variable, spec["url"], "%s cannot use it: %s" % (name, CLIENTS[name]["no_proxy"]), fix)
+    return {"scheme": spec["scheme"], "host": spec["host"], "port": spec["port"], "remote_dns": spec["remote_dns"],
+            "url": spec["url"]}
 
 
 def normalize_accounts(accounts, defaults=None):

@@ -36,7 +36,7 @@ from xml.etree import ElementTree as ET
 SCHEMA = "mailfleet.outlook/fleet-report/v1"
 
 # Stage order of smtp_check (timings_ms keys); anything else the probe reports follows in its own order.
-STAGES = ("dns", "connect", "banner", "ehlo", "starttls", "tls", "auth", "send")
+STAGES = ("dns", "connect", "proxy", "banner", "ehlo", "starttls", "tls", "auth", "mailbox", "send")
 
 # Cell / host status vocabulary (also the CSS classes "st-<status>" of the HTML grid).
 CELL_STATUSES = ("ok", "warn", "fail", "optional_fail", "unreachable", "not_run", "na")
@@ -389,6 +389,8 @@ def _cell_detail(row, c):
         lines.append("last stage passed: %s; failed stage: %s" % (c.get("stage"), c.get("failed_stage")))
     if c.get("address"):
         lines.append("address: %s" % c["address"])
+    if c.get("timings_ms"):  # probed: say how (the proxy's address is the one connected to)
+        lines.append("through: %s" % (c.get("proxy") or "direct"))
     reply = c.get("reply") or {}
     if reply.get("code") or reply.get("text"):
         lines.append("server said: %s %s %s" % (reply.get("code") or "", reply.get("enhanced_code") or "", reply.get("text") or ""))

@@ -63,6 +63,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.proxy import parse_proxy
+
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -133,6 +135,35 @@ def _is_true(value):
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
+# Postfix's SMTP client has no proxy support: what the relay role says instead (relay_proxy).
+POSTFIX_NO_PROXY = (
+    "Postfix's SMTP client cannot go through a SOCKS or HTTP proxy (it opens its TCP connections itself)",
+    "relay through a connector the network lets out (relay_mode=connector: the tenant's MX host on port 25 from "
+    "this site's public IP), or point the relay at a mail relay inside the network that can reach Microsoft 365 "
+    "(relay_mode=custom, relay_smtp_host); or use relay_mta=msmtp, which can use a SOCKS5 proxy")
+
+
+def _relay_proxy(ctx):
+    """The relay's SOCKS proxy (msmtp) as the template needs it, or None; a list of errors for the rest."""
+    cfg, var = ctx["cfg"], ctx["var"]
+    value = cfg.get("proxy")
+    if value in (None, "", "direct"):
+        return None, []
+    if ctx["format"] == "postfix_relay":
+        return None, [("proxy", "%s" % POSTFIX_NO_PROXY[0], POSTFIX_NO_PROXY[1])]
+    try:
+        spec = parse_proxy(value, variable=var("proxy"))
+    except ValueError as e:
+        return None, [("proxy", str(e), "give socks5h://host:port")]
+    if spec["scheme"] not in ("socks5h", "socks5"):
+        return None, [("proxy", "%s: msmtp speaks SOCKS5 only (proxy_host/proxy_port), not HTTP CONNECT" % spec["url"],
+                       "use the site's SOCKS5 proxy (socks5h://host:port), or a relay inside the network")]
+    if spec["username"] is not None:
+        return None, [("proxy", "%s: msmtp cannot authenticate to a SOCKS proxy" % spec["url"],
+                       "use a proxy that admits this host by its address, without a user")]
+    return {"host": spec["host"], "port": spec["port"], "url": spec["url"]}, []
+
+
 def _relay_check(ctx, allowed_modes=POSTFIX_MODES):
     s, cfg, var = ctx["settings"], ctx["cfg"], ctx["var"]
     errors = []
@@ -140,6 +171,7 @@ def _relay_check(ctx, allowed_modes=POSTFIX_MODES):
     if mode not in allowed_modes:
         return [("mode", "%r is not one of %s" % (mode, ", ".join(allowed_modes)), "set %s to one of them" % var("mode"))]
     auth = s["auth_method"]
+    errors.extend(_relay_proxy(ctx)[1])
     if mode in ("connector", "direct_send"):
         if not s.get("mx_host"):
             errors.append(("mx_host", "required for mode %s (the tenant's MX host, e.g. contoso-com.mail.protection.outlook.com)" % mode,
@@ -168,6 +200,7 @@ def _relay_check(ctx, allowed_modes=POSTFIX_MODES):
                        "set %s (keep it in Ansible Vault)" % var("password")))
     if auth == "oauth2" and mode in ("submission", "custom"):
         o = s.get("oauth2") or {}
+        errors.extend(_app_only_errors(s, var))
         if not o.get("client_id"):
             errors.append(("client_id", "required with %s=oauth2 (app-only tokens, client credentials)" % var("auth_method"),
                            "set %s to the app registration's application (client) ID" % var("client_id")))
@@ -304,6 +337,7 @@ POSTFIX_RELAY = Format(
         "token_url": None,
         "token_helper": "/usr/local/libexec/mailfleet/mailfleet-oauth2-token",
         "secret_dir": "/etc/mailfleet/relay",
+        "proxy": None,
     },
     secrets=("password", "client_secret"),
     precheck=_relay_precheck,
@@ -352,6 +386,7 @@ def _msmtp_prepare(ctx):
     out["auth"] = s["auth_method"]
     out["from"] = s.get("sender") or s.get("username")
     out["ca_file"] = s.get("ca_file") or cfg.get("system_ca_file")
+    out["socks_proxy"] = _relay_proxy(ctx)[0]
     return out
 
 
@@ -372,6 +407,7 @@ MSMTP_RELAY = Format(
         "tls_key_file": None,
         "original_sender": "none",
         "tls_security_level": "secure",
+        "proxy": None,
     },
     secrets=("password", "client_secret"),
     check=_msmtp_check,
@@ -388,12 +424,22 @@ MSMTP_RELAY = Format(
 # oauth2_token_helper: the stdlib token helper (client credentials, cached, refreshed before expiry).
 # ---------------------------------------------------------------------------------------------------
 
+def _app_only_errors(s, var):
+    """Client credentials need the profile's app-only scope (Outlook.com consumer accounts have none)."""
+    o = s.get("oauth2") or {}
+    if o.get("authority_url") and not o.get("scope_app"):
+        return [("auth_method", "profile %s has no app-only (client credentials) route: %s" % (
+            s["profile"], o.get("app_only_note") or "no app scope in the catalog"),
+            "use a Microsoft 365 tenant profile for a relay with %s=oauth2" % var("auth_method"))]
+    return []
+
+
 def _helper_check(ctx):
     s, var = ctx["settings"], ctx["var"]
     if s["auth_method"] != "oauth2":
         return []
-    errors = []
     o = s.get("oauth2") or {}
+    errors = _app_only_errors(s, var)
     if not o.get("client_id"):
         errors.append(("client_id", "required with %s=oauth2 (app-only tokens, client credentials)" % var("auth_method"),
                        "set %s to the app registration's application (client) ID" % var("client_id")))

@@ -17,6 +17,8 @@ pytestmark = pytest.mark.timeout(60)
 
 TEXT_TENANT_OFF = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. "
                    "Visit https://aka.ms/smtp_auth_disabled")
+TEXT_MAILBOX_OFF = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. "
+                    "Visit https://aka.ms/smtp_auth_disabled")
 TEXT_POLICY = ("535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated "
                "successfully. Contact your administrator.")
 TEXT_SECDEF = "535 5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults policy."
@@ -66,7 +68,7 @@ def test_after_starttls_auth_login_xoauth2_and_mail_before_auth_refused(lab):
         assert not client.has_extn("starttls")
         assert client.sock.version() in ("TLSv1.2", "TLSv1.3")
         assert reply(*client.docmd("MAIL", "FROM:<alice@contoso.test>")).startswith(
-            "530 5.7.57 Client not authenticated to send mail")
+            "530 5.7.57 Client not authenticated to send anonymous mail during MAIL FROM")
 
 
 def test_tls_below_1_2_refused_on_submission(lab):
@@ -104,7 +106,7 @@ def test_login_ok_and_message_stored(lab):
 @pytest.mark.parametrize("user, password, expected", [
     ("alice@contoso.test", "not-the-password", TEXT_BADPASS),
     ("nobody@contoso.test", "whatever", TEXT_BADPASS),
-    ("smtpoff@contoso.test", "smtpoff-lab-password", TEXT_TENANT_OFF),
+    ("smtpoff@contoso.test", "smtpoff-lab-password", TEXT_MAILBOX_OFF),
     ("policy@contoso.test", "policy-lab-password", TEXT_POLICY),
     ("secdefaults@contoso.test", "secdefaults-lab-password", TEXT_SECDEF),
     ("nobasic@contoso.test", "nobasic-lab-password", TEXT_NOBASIC),
@@ -179,7 +181,7 @@ def test_xoauth2_refused(lab, user, token_kind):
 def test_xoauth2_smtp_auth_disabled_mailbox(lab):
     with lab.smtp() as client:
         text = reply(*client.docmd("AUTH", "XOAUTH2 " + xoauth2_string("smtpoff@contoso.test", lab.app_token())))
-        assert text.startswith(TEXT_TENANT_OFF)
+        assert text.startswith(TEXT_MAILBOX_OFF)
 
 
 def test_xoauth2_expired_token(lab_factory):

@@ -16,14 +16,13 @@ import sys
 
 import pytest
 
-from mailfleet_lab.pytest_plugin import LabHandle
 from mailfleet_testing import AnsibleRunner, black_hole_port, ensure_collection_link, make_env
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 sys.path.insert(1, os.path.join(_HERE, "..", "..", "unit", "smtp_check"))  # smtpcheck_fakes (fuzz servers)
 
-from smtpcheck_itest import CANARY_APP_ID, CANARY_PASSWORD, CANARY_SECRET, RATE_LIMIT  # noqa: E402
+from smtpcheck_itest import CANARY_APP_ID, CANARY_PASSWORD, CANARY_SECRET, RATE_LIMIT, own_lab  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +36,8 @@ def smtpcheck_lab(tmp_path_factory):
             "name": "canary-app", "secret": CANARY_SECRET, "public_client": False,
             "send_as": ["canary@contoso.test", "alice@contoso.test"]}},
     }
-    handle = LabHandle(config, state_dir=str(tmp_path_factory.mktemp("smtpcheck-lab")), any_ports=True)
-    handle.start()
-    try:
+    with own_lab(tmp_path_factory, "smtpcheck-lab", config) as handle:
         yield handle
-    finally:
-        handle.stop()
 
 
 @pytest.fixture(scope="module")

@@ -219,7 +219,8 @@ class AnsibleRunner:
                  cwd: Optional[PathLike] = None, wrapper: Sequence[str] = ()) -> AnsibleRun:
         """ansible-playbook. ``playbook``: a path, or a list of plays (Python data, written to a file).
         ``inventory``: a path, a YAML-inventory-shaped dict, or None for localhost (local connection).
-        ``wrapper``: argv put in front of the command (e.g. ``unshare -m ...`` to run it in its own mounts)."""
+        ``wrapper``: argv put in front of the command (e.g. ``unshare -m ...`` to run it in its own mounts, or
+        ``ip netns exec <ns>`` to run it inside a network namespace)."""
         if not isinstance(playbook, (str, os.PathLike)):
             playbook = _write_json(self._scratch("playbook", ".yml"), playbook)
         cmd = list(wrapper) + [ansible_bin("ansible-playbook")] + self._common_args(inventory, extra_vars, check, diff, verbosity, limit)
@@ -267,6 +268,20 @@ def black_hole_port():
         for filler in fillers:
             filler.close()
         listener.close()
+
+
+def format_planner():
+    """The mail_config action plugin's planner with the controller's templar, without a host: ``planner._plan(args,
+    {})`` validates and renders formats like a task would (unit tests of templates and format checks)."""
+    from ansible.parsing.dataloader import DataLoader  # pylint: disable=import-outside-toplevel
+    from ansible.template import Templar  # pylint: disable=import-outside-toplevel
+    from ansible_collections.mailfleet.outlook.plugins.action.mail_config import (  # pylint: disable=import-outside-toplevel
+        ActionModule,
+    )
+
+    action = ActionModule.__new__(ActionModule)
+    action._templar = Templar(loader=DataLoader())  # pylint: disable=protected-access
+    return action
 
 
 def running_in_ci() -> bool:

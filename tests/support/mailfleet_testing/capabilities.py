@@ -127,6 +127,22 @@ CAPABILITIES = [
         r"table inet mailfleet", files=["cmd:ip", "cmd:nft", "cmd:ss"], root=True,
         used_by="tests/integration/fleet/, tests/integration/smtp_check/, make demo"),
     Capability(
+        # danted -V checks a configuration and exits: the one the proxy tests write (methods none and username,
+        # the RFC 1929 username/password method against the system accounts, and a "socks block" rule)
+        "dante-socks5", "Dante's danted serves SOCKS5 with the none and username methods and block rules",
+        ["dante-server"],
+        ["sh", "-c", 'printf "%s\\n" "logoutput: stderr" "internal: 127.0.0.1 port = 1080" "external: lo" '
+         '"socksmethod: username none" "clientmethod: none" "user.privileged: root" "user.unprivileged: nobody" '
+         '"client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }" "socks block { from: 0.0.0.0/0 to: 127.0.0.1/32 port = 9 }" '
+         '"socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }" > "$1/danted.conf" && danted -V -f "$1/danted.conf" '
+         '&& echo danted-ok', "danted", "{tmp}"], r"danted-ok", files=["cmd:danted"], root=True,
+        used_by="tests/integration/smtp_check/test_proxy_site.py, bench/bench_smtp_check_proxy.py"),
+    Capability(
+        # BasicAuth (proxy authentication) came with tinyproxy 1.10; ConnectPort restricts CONNECT (403 otherwise)
+        "tinyproxy-connect", "tinyproxy (1.10 or later: BasicAuth) for HTTP CONNECT with ConnectPort",
+        ["tinyproxy-bin"], ["tinyproxy", "-v"], r"tinyproxy 1\.(1\d|[2-9]\d)\.", files=["cmd:tinyproxy"],
+        used_by="tests/integration/smtp_check/test_proxy_site.py"),
+    Capability(
         "iptables", "iptables, the namespace fleet's fallback where nft is missing", ["iptables"],
         ["iptables", "--version"], r"iptables v\d", files=["cmd:iptables"], used_by="scripts/netns_fleet.py"),
     Capability(

@@ -68,8 +68,9 @@ def _endpoint(profile, kind):
 
 
 def test_profile_names():
-    assert catalog.PROFILE_NAMES == ("china", "custom", "dod", "gcc_high", "lab", "microsoft365", "outlook_com")
-    assert catalog.MICROSOFT_PROFILES == ("china", "dod", "gcc_high", "microsoft365", "outlook_com")
+    assert catalog.PROFILE_NAMES == ("china", "custom", "dod", "gcc_high", "lab", "microsoft365", "microsoft365_hve",
+                                     "outlook_com")
+    assert catalog.MICROSOFT_PROFILES == ("china", "dod", "gcc_high", "microsoft365", "microsoft365_hve", "outlook_com")
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -202,3 +203,45 @@ def test_catalog_matches_facts_file_table():
         # "same host 993" (DoD) means the SMTP host.
         assert (imap_host if "same host" not in cells[2] else smtp_host) == catalog.PROFILES[profile]["imap"]["host"]
         assert "`%s`" % catalog.PROFILES[profile]["oauth2"]["authority_url"].split("//")[1] in cells[4]
+
+
+# ----- the 2026-12 audit (facts section 6; issue 14) ----------------------------------------------------------------
+
+def test_outlook_com_has_no_app_only_route():
+    oauth2 = catalog.PROFILES["outlook_com"]["oauth2"]
+    assert oauth2["scope_app"] is None
+    assert "client credentials" in oauth2["app_only_note"] and "tenant" in oauth2["app_only_note"]
+    assert catalog.PROFILES["microsoft365"]["oauth2"]["scope_app"] == catalog.M365_APP_SCOPE
+
+
+@pytest.mark.parametrize("profile,host", [("microsoft365", "smtp-legacy.office365.com"),
+                                          ("china", "smtp-legacy.partner.outlook.cn")])
+def test_legacy_tls_endpoints_name_the_opt_in(profile, host):
+    legacy = catalog.PROFILES[profile]["smtp_legacy_tls_host"]
+    assert (legacy["host"], legacy["port"], legacy["security"]) == (host, 587, "starttls")
+    assert "AllowLegacyTLSClients" in legacy["note"] and "not in GCC, GCC High or DoD" in legacy["note"]
+    for name in ("gcc_high", "dod"):
+        assert "smtp_legacy_tls_host" not in catalog.PROFILES[name]
+
+
+def test_china_submission_port_is_unconfirmed():
+    smtp = catalog.PROFILES["china"]["smtp"]
+    assert smtp["confirmed"] is False
+    assert "443/80 only" in smtp["note"] and "587/993/995" not in smtp["source"]
+
+
+@pytest.mark.parametrize("name", ["microsoft365", "gcc_high", "dod", "china"])
+def test_limits_include_recipients_per_message_and_the_tenant_outbound_limit(name):
+    limits = catalog.PROFILES[name]["limits"]
+    assert limits["recipients_per_message"] == 500
+    assert "9,500" in limits["tenant_external_recipients_per_day"]
+    assert "Tenant Outbound Email Limits" in limits["source"]
+
+
+def test_high_volume_email_profile():
+    hve = catalog.PROFILES["microsoft365_hve"]
+    assert _endpoint("microsoft365_hve", "smtp") == ("smtp-hve.office365.com", 587, "starttls")
+    assert hve["confirmed"] is False and hve["smtp"]["confirmed"] is False
+    assert hve["recipients"] == "internal only" and hve["imap"] is None and hve["pop"] is None
+    assert hve["connector"] is None and hve["direct_send"] is None
+    assert hve["basic_auth"]["disabled_by_default_from"] is None and "unconfirmed" in hve["basic_auth"]["text"]

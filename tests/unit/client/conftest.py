@@ -8,20 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-
-def _planner():
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar
-    from ansible_collections.mailfleet.outlook.plugins.action.mail_config import ActionModule
-
-    action = ActionModule.__new__(ActionModule)
-    action._templar = Templar(loader=DataLoader())
-    return action
+from mailfleet_testing import format_planner
 
 
 @pytest.fixture
 def render_client():
-    action = _planner()
+    action = format_planner()
 
     def render(formats, vars, secrets=None, profile="microsoft365", settings=None):
         args = {"format": list(formats), "profile": profile, "settings": settings or {}, "vars": vars,

@@ -154,3 +154,39 @@ def test_uuids_are_stable_and_distinct():
 def test_not_a_list():
     with pytest.raises(ClientError, match=r"client_accounts=.*not a list"):
         normalize_accounts({"user": "alice"})
+
+
+# ----- proxies (issue 14) ---------------------------------------------------------------------------------------
+
+def test_proxy_for_msmtp_and_thunderbird():
+    model = client_accounts([alice(clients=["msmtp", "thunderbird"], auth_method="password", password="pw",
+                                   thunderbird_profile=".thunderbird/x.default")],
+                            client_id=CLIENT_ID, proxy="socks5h://proxy.branch.example:1080")
+    assert model["accounts"][0]["proxy"] == {"scheme": "socks5h", "host": "proxy.branch.example", "port": 1080,
+                                             "remote_dns": True, "url": "socks5h://proxy.branch.example:1080"}
+    own = client_accounts([alice(proxy="direct")], client_id=CLIENT_ID, proxy="socks5h://proxy:1080")
+    assert own["accounts"][0]["proxy"] is None
+
+
+@pytest.mark.parametrize("clients,proxy,variable,words", [
+    (["neomutt"], "socks5h://proxy:1080", "client_proxy", ["neomutt cannot use it", "$tunnel", "drop neomutt"]),
+    (["evolution"], "socks5h://proxy:1080", "client_proxy", ["evolution cannot use it", "GNOME"]),
+    (["msmtp"], "http://proxy:3128", "client_proxy", ["msmtp cannot use it", "SOCKS5 only", "socks5h://host:port"]),
+    (["thunderbird"], "http://proxy:3128", "client_proxy", ["thunderbird cannot use it", "SOCKS proxy only"]),
+    (["msmtp"], "socks5h://probe@proxy:1080", "client_proxy", ["can authenticate to a proxy"]),
+    (["msmtp"], "socks5h://probe:secret-in-url@proxy:1080", "client_proxy", ["carries a password"]),
+    (["msmtp"], "gopher://proxy", "client_proxy", ["not a proxy this module speaks"]),
+])
+def test_proxy_refusals_name_account_variable_client_and_why(clients, proxy, variable, words):
+    auth = "password" if "evolution" in clients else "oauth2"
+    extra = {"thunderbird_profile": ".thunderbird/x.default"} if "thunderbird" in clients else {}
+    msg = error_of([alice(clients=clients, auth_method=auth, password="pw", **extra)], proxy=proxy)
+    assert msg.startswith("client_accounts[0] (user alice): %s=" % variable), msg
+    for word in words:
+        assert word in msg, (word, msg)
+    assert "secret-in-url" not in msg and "Fix:" in msg
+
+
+def test_account_proxy_wins_and_is_named():
+    msg = error_of([alice(clients=["neomutt"], proxy="socks5h://proxy:1080")])
+    assert msg.startswith("client_accounts[0] (user alice): proxy='socks5h://proxy:1080': neomutt cannot use it")

@@ -392,3 +392,32 @@ def test_precheck_paths_are_the_rendered_paths(render_client, tmp_path):
         rendered = sorted(f["path"] for f in plan["files"])
         listed = sorted(str(tmp_path / rel) for rels in a["paths"].values() for rel in rels)
         assert rendered == listed
+
+
+# ---------------------------------------------------------------------------------------------- proxies (issue 14)
+@needs("msmtp")
+def test_msmtp_socks_proxy_read_back_by_msmtp(render_client, tmp_path):
+    a = account_for([{"user": "alice", "address": "alice@contoso.com", "clients": ["msmtp"], "auth_method": "oauth2"}],
+                    client_id=CLIENT_ID, proxy="socks5h://[2001:db8::10]:1081")["accounts"][0]
+    files, _plan = render_client(["client_msmtp"], user_vars(tmp_path, a))
+    v = msmtp_pretend(write(files, str(tmp_path / ".config/msmtp/config")))
+    assert v["proxy host"] == "2001:db8::10" and v["proxy port"] == "1081"
+    assert v["host"] == "smtp.office365.com"  # the server's name: msmtp lets the proxy resolve it
+
+
+@pytest.mark.parametrize("url,remote_dns", [("socks5h://proxy.branch.example:1080", True),
+                                            ("socks5://10.1.2.3:1080", False)])
+def test_thunderbird_socks_proxy_prefs(render_client, tmp_path, url, remote_dns):
+    a = model(auth="oauth2", clients=["thunderbird"], proxy=url)["accounts"][0]
+    files, _plan = render_client(["client_thunderbird"], user_vars(tmp_path, a))
+    prefs = parse_prefs(files[str(tmp_path / ".thunderbird/abcd.default-release/user.js")])
+    host = url.split("//", 1)[1].rsplit(":", 1)[0]
+    assert prefs["network.proxy.type"] == 1 and prefs["network.proxy.socks"] == host
+    assert prefs["network.proxy.socks_port"] == 1080 and prefs["network.proxy.socks_version"] == 5
+    assert prefs["network.proxy.socks_remote_dns"] is remote_dns
+
+
+def test_no_proxy_prefs_without_a_proxy(render_client, tmp_path):
+    a = model(auth="oauth2", clients=["thunderbird"])["accounts"][0]
+    files, _plan = render_client(["client_thunderbird"], user_vars(tmp_path, a))
+    assert "network.proxy" not in files[str(tmp_path / ".thunderbird/abcd.default-release/user.js")]

@@ -17,6 +17,16 @@ FACT_TEXTS = {
     "not_authenticated": "530 5.7.57 Client not authenticated to send mail",
     "tenant_smtp_auth_disabled": ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for "
                                   "the Tenant. Visit https://aka.ms/smtp_auth_disabled"),
+    "mailbox_smtp_auth_disabled": ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled "
+                                   "for the Mailbox. Visit https://aka.ms/smtp_auth_disabled"),
+    "not_authenticated_anonymous": "530 5.7.57 Client not authenticated to send anonymous mail during MAIL FROM",
+    "send_as_denied_storedrv": "554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied",
+    "tenant_threshold": "550 5.7.705 Access denied, tenant has exceeded threshold",
+    "imap_authenticate_failed": "NO AUTHENTICATE failed.",
+    "imap_login_failed": "NO LOGIN failed.",
+    "imap_not_connected": "BAD User is authenticated but not connected.",
+    "pop_auth_failure": "-ERR Authentication failure: unknown user name or bad password.",
+    "pop_logon_failure": "-ERR Logon failure: unknown user name or bad password.",
     "policy": ("535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated "
                "successfully. Contact your administrator."),
     "security_defaults": ("535 5.7.139 Authentication unsuccessful, user is locked by your organization's security "
@@ -136,3 +146,67 @@ def test_store_roundtrip(model):
     assert [m["subject"] for m in model.messages()] == ["one", "two"]
     model.clear_store()
     assert model.messages() == []
+
+
+# ----- IMAP / POP logins and the new tenant answers (issue 14) ---------------------------------------------------
+
+def _app_token(model, roles):
+    return model.make_token({"aud": "https://outlook.office365.com", "idtyp": "app", "appid": lab_config.APP_CLIENT_ID,
+                             "roles": roles}, 600)
+
+
+def _user_token(model, user, scp):
+    return model.make_token({"aud": "https://outlook.office.com", "idtyp": "user", "upn": user, "scp": scp}, 600)
+
+
+def test_mailbox_password_logins(model):
+    assert model.check_mailbox_password("imap", "alice@contoso.test", "alice-lab-password").user == "alice@contoso.test"
+    assert model.check_mailbox_password("pop", "alice@contoso.test", "wrong") is None
+    model.config["accounts"]["alice@contoso.test"]["imap_disabled"] = True
+    assert model.check_mailbox_password("imap", "alice@contoso.test", "alice-lab-password") is None
+    assert model.check_mailbox_password("pop", "alice@contoso.test", "alice-lab-password") is not None
+    model.config["tenant"]["imap_pop_basic_auth_retired"] = True
+    assert model.check_mailbox_password("pop", "alice@contoso.test", "alice-lab-password") is None
+
+
+def test_mailbox_tokens_need_the_protocol_scope_or_role(model):
+    alice = "alice@contoso.test"
+    assert model.check_mailbox_token("imap", alice, _user_token(model, alice, "IMAP.AccessAsUser.All")) is not None
+    assert model.check_mailbox_token("imap", alice, _user_token(model, alice, "SMTP.Send")) is None
+    assert model.check_mailbox_token("pop", alice, _user_token(model, alice, "IMAP.AccessAsUser.All")) is None
+    assert model.check_mailbox_token("imap", "bob@contoso.test", _user_token(model, alice, "IMAP.AccessAsUser.All")) is None
+    app = model.check_mailbox_token("imap", alice, _app_token(model, ["IMAP.AccessAsApp"]))
+    assert app is not None and model.mailbox_connected(app)
+    assert model.check_mailbox_token("imap", alice, _app_token(model, ["SMTP.SendAsApp"])) is None
+    # without the mailbox permission: IMAP authenticates, then cannot connect; POP refuses the login
+    bob = model.check_mailbox_token("imap", "bob@contoso.test", _app_token(model, ["IMAP.AccessAsApp"]))
+    assert bob is not None and not model.mailbox_connected(bob)
+    assert model.check_mailbox_token("pop", "bob@contoso.test", _app_token(model, ["POP.AccessAsApp"])) is None
+
+
+def test_smtp_auth_switch_texts_tell_tenant_from_mailbox(model):
+    assert model.check_password("smtpoff@contoso.test", "smtpoff-lab-password")[1] == model.answer(
+        "mailbox_smtp_auth_disabled")
+    model.config["tenant"]["smtp_auth_disabled"] = True
+    assert model.check_password("smtpoff@contoso.test", "smtpoff-lab-password")[1] == model.answer(
+        "tenant_smtp_auth_disabled")
+
+
+def test_tenant_outbound_limit_counts_external_recipients_only(model):
+    model.config["tenant"]["external_recipient_limit"] = 2
+    assert not model.over_tenant_outbound_limit("x@example.org")
+    model.count_external(["x@example.org", "bob@contoso.test"])
+    assert not model.over_tenant_outbound_limit("y@example.org")
+    model.count_external(["y@example.org"])
+    assert model.over_tenant_outbound_limit("z@example.org")
+    assert not model.over_tenant_outbound_limit("bob@contoso.test")
+
+
+@pytest.mark.parametrize("patch,message", [
+    ({"tenant": {"sending_blocked": "yes"}}, "tenant.sending_blocked"),
+    ({"tenant": {"send_as_check": "header"}}, "tenant.send_as_check"),
+    ({"accounts": {"alice@contoso.test": {"continuous_error_throttled": "5.2.9"}}}, "continuous_error_throttled"),
+])
+def test_new_switches_are_validated(tmp_path, patch, message):
+    with pytest.raises(lab_config.ConfigError, match=message):
+        lab_config.load_config(None, dict(patch, state_dir=str(tmp_path)))

@@ -76,3 +76,19 @@ def test_hostile_host_names_are_escaped():
     res = {"required": ["smtp"], "endpoints": [{"name": evil, "ok": False, "diagnosis": {"code": "x", "message": evil, "hint": evil}}]}
     text = fr.render_html(fr.build_report([evil], {evil: res}))
     assert evil not in text
+
+
+def test_cells_say_which_proxy_each_probe_went_through(sample):
+    hosts, results = sample
+    good = results["good"]
+    good["endpoints"][0]["proxy"] = "socks5h://proxy.branch.example:1080"
+    report = fr.build_report(hosts, results)
+    cells = dict(((r["host"], c["name"]), c) for r in report["hosts"] for c in r["endpoints"])
+    assert cells[("good", "smtp")]["proxy"] == "socks5h://proxy.branch.example:1080"  # the JSON field
+    text = fr.render_html(report)
+    p = Cells()
+    p.feed(text)
+    detail = dict(((c["data-host"], c["data-endpoint"]), c["data-detail"]) for c in p.cells)
+    assert "through: socks5h://proxy.branch.example:1080" in detail[("good", "smtp")]
+    assert "through: direct" in detail[("good", "imap")]
+    assert "through:" not in detail[("gone", "smtp")]  # never probed: no claim about the path

@@ -27,7 +27,9 @@ def test_worldwide_defaults():
     assert s["imap"] == {"host": "outlook.office365.com", "port": 993, "security": "tls"}
     assert s["pop"] == {"host": "outlook.office365.com", "port": 995, "security": "tls"}
     assert s["auth_method"] == "oauth2"
-    assert s["limits"] == {"messages_per_minute": 30, "recipients_per_day": 10000}
+    assert s["limits"] == {"messages_per_minute": 30, "recipients_per_day": 10000, "recipients_per_message": 500,
+                           "tenant_external_recipients_per_day": "500 x licences^0.7 + 9,500 (trial tenants: 5,000)"}
+    assert s["recipients"] == "internal and external"
     assert s["oauth2"]["token_url"] is None  # no tenant given
     assert s["warnings"] == []
     assert s["basic_auth_deadline"] == "2026-12-31"
@@ -96,7 +98,8 @@ def test_connector_settings_with_mx_host():
 
 def test_unknown_profile():
     assert error("exchange") == (
-        "profile='exchange': not a known profile. Fix: use one of china, custom, dod, gcc_high, lab, microsoft365, outlook_com")
+        "profile='exchange': not a known profile. Fix: use one of china, custom, dod, gcc_high, lab, microsoft365, "
+        "microsoft365_hve, outlook_com")
 
 
 def test_unknown_setting_names_the_variable_with_prefix():
@@ -243,7 +246,10 @@ def test_custom_needs_host():
 def test_legacy_tls_only_on_the_legacy_endpoint():
     assert error("microsoft365", {"tls_min_version": "1.0"}) == (
         "tls_min_version='1.0': Microsoft 365 requires TLS 1.2 or later for SMTP AUTH (421 4.7.66 otherwise). "
-        "Fix: use 1.2; only the opt-in worldwide endpoint smtp-legacy.office365.com accepts TLS 1.0/1.1")
+        "Fix: use 1.2; only the opt-in endpoint smtp-legacy.office365.com accepts TLS 1.0/1.1 (Works only after the "
+        "tenant opts in: Set-TransportConfig -AllowLegacyTLSClients $true (EAC: \"Turn on use of legacy TLS clients\"); "
+        "not in GCC, GCC High or DoD. A stopgap: devices that need TLS 1.0/1.1 usually cannot do OAuth2 either, so they "
+        "lose Basic auth too.)")
     s = build_settings("microsoft365", {"smtp_host": "smtp-legacy.office365.com", "tls_min_version": "1.1"})
     assert s["tls_min_version"] == "1.1"
 
@@ -268,3 +274,24 @@ def test_every_profile_builds_with_defaults():
         if name == "custom":
             continue
         assert build_settings(name)["profile"] == name
+
+
+def test_hve_profile_has_no_december_2026_deadline():
+    s = build_settings("microsoft365_hve", {"username": "app@contoso.com", "auth_method": "password"})
+    assert s["basic_auth_deadline"] is None and s["recipients"] == "internal only"
+    assert not any("December 2026" in w for w in s["warnings"])
+    assert s["imap"] is None and s["smtp"]["host"] == "smtp-hve.office365.com"
+
+
+@pytest.mark.parametrize("profile,legacy", [("microsoft365", "smtp-legacy.office365.com"),
+                                            ("china", "smtp-legacy.partner.outlook.cn")])
+def test_old_tls_error_names_the_profile_s_legacy_endpoint_and_the_opt_in(profile, legacy):
+    with pytest.raises(SettingsError) as err:
+        build_settings(profile, {"tls_min_version": "1.1"})
+    assert legacy in str(err.value) and "AllowLegacyTLSClients" in str(err.value)
+    assert build_settings(profile, {"tls_min_version": "1.1", "smtp_host": legacy})["tls_min_version"] == "1.1"
+
+
+def test_old_tls_error_for_a_cloud_without_a_legacy_endpoint():
+    with pytest.raises(SettingsError, match="profile gcc_high has no legacy TLS endpoint"):
+        build_settings("gcc_high", {"tls_min_version": "1.0"})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import re
 import socket
 import ssl
 import threading
@@ -265,17 +266,48 @@ def slow_banner(conn, interval=0.1):
         time.sleep(interval)
 
 
-def imap_server(tls_context=None, implicit_tls=True, starttls=False):
+def _imap_command(conn):
+    """One IMAP command line, with its synchronizing literals ({n}) read in (the client waits for "+")."""
+    line = conn.line()
+    parts = []
+    while True:
+        match = re.search(r"\{(\d+)\}$", line)
+        if not match:
+            parts.append(line)
+            if len(parts) > 1:
+                conn.server.log.append("".join(parts))  # the whole command, literals in
+            return "".join(parts)
+        parts.append(line[:match.start()])
+        conn.reply("+ Ready for additional command text.")
+        size, data = int(match.group(1)), b""
+        while len(data) < size:
+            chunk = conn.sock.recv(size - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        parts.append('"<literal %s>"' % data.decode("utf-8"))
+        line = conn.line()
+
+
+def imap_server(tls_context=None, implicit_tls=True, starttls=False, answers=None, sasl_ir=True):
+    """An Exchange Online-like IMAP server. ``answers``: command -> status after the tag ("OK ..."; LOGIN may be a
+    function of the command's arguments), or for
+    EXAMINE a list of lines (untagged first, the status last); AUTHENTICATE may be a list too (lines sent as they
+    are, e.g. an error challenge "+ <b64>", before the status)."""
+    answers = dict(answers or {})
+
     def handler(conn):
         if implicit_tls:
             conn.start_tls(tls_context)
         conn.reply("* OK The Microsoft Exchange IMAP4 service is ready.")
         while True:
-            line = conn.line()
-            tag, _sp, cmd = line.partition(" ")
+            line = _imap_command(conn)
+            tag, _sp, rest = line.partition(" ")
+            cmd, _sp, args = rest.partition(" ")
             cmd = cmd.upper()
             if cmd == "CAPABILITY":
-                caps = "IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS ID UNSELECT CHILDREN IDLE NAMESPACE LITERAL+"
+                caps = "IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 %sUIDPLUS ID UNSELECT CHILDREN IDLE NAMESPACE LITERAL+" % (
+                    "SASL-IR " if sasl_ir else "")
                 if starttls and not conn.tls:
                     caps = "IMAP4 IMAP4rev1 STARTTLS LOGINDISABLED"
                 conn.reply("* CAPABILITY " + caps)
@@ -287,24 +319,58 @@ def imap_server(tls_context=None, implicit_tls=True, starttls=False):
                 conn.reply("* BYE Microsoft Exchange Server IMAP4 server signing off.")
                 conn.reply(tag + " OK LOGOUT completed.")
                 return
+            elif cmd == "LOGIN" and "LOGIN" in answers:
+                answer = answers["LOGIN"]
+                conn.reply(tag + " " + (answer(args) if callable(answer) else answer))
+            elif cmd == "AUTHENTICATE" and "AUTHENTICATE" in answers:
+                if len(args.split()) < 2:
+                    conn.reply("+ ")
+                    conn.line()
+                script = answers["AUTHENTICATE"]
+                script = script if isinstance(script, list) else [script]
+                for item in script[:-1]:
+                    conn.reply(item)
+                    if item.startswith("+"):
+                        conn.line()
+                conn.reply(tag + " " + script[-1])
+            elif cmd == "EXAMINE" and "EXAMINE" in answers:
+                lines = answers["EXAMINE"] if isinstance(answers["EXAMINE"], list) else [answers["EXAMINE"]]
+                for item in lines[:-1]:
+                    conn.reply(item)
+                conn.reply(tag + " " + lines[-1])
             else:
                 conn.reply(tag + " BAD Command Error.")
 
     return handler
 
 
-def pop_server(tls_context=None, implicit_tls=True):
+def pop_server(tls_context=None, implicit_tls=True, answers=None, capa=True):
+    """An Exchange Online-like POP3 server. ``answers``: command (USER, PASS, AUTH, STAT) -> its answer line; AUTH
+    may be a list (lines after the client's response to "+", e.g. an error challenge, then the final answer)."""
+    answers = dict(answers or {})
+
     def handler(conn):
         if implicit_tls:
             conn.start_tls(tls_context)
         conn.reply("+OK The Microsoft Exchange POP3 service is ready.")
         while True:
-            line = conn.line().upper()
-            if line == "CAPA":
+            line = conn.line()
+            cmd = line.split(" ", 1)[0].upper()
+            if cmd == "CAPA" and capa:
                 conn.send("+OK\r\nTOP\r\nUIDL\r\nSASL PLAIN XOAUTH2\r\nUSER\r\n.\r\n")
-            elif line == "QUIT":
+            elif cmd == "QUIT":
                 conn.reply("+OK Microsoft Exchange Server POP3 server signing off.")
                 return
+            elif cmd == "AUTH" and "AUTH" in answers:
+                conn.reply("+ ")
+                conn.line()
+                script = answers["AUTH"] if isinstance(answers["AUTH"], list) else [answers["AUTH"]]
+                for item in script[:-1]:
+                    conn.reply(item)
+                    conn.line()
+                conn.reply(script[-1])
+            elif cmd in answers:
+                conn.reply(answers[cmd])
             else:
                 conn.reply("-ERR Command is not valid in this state.")
 

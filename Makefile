@@ -33,7 +33,7 @@ TEST_STEPS  := deps deps-check venv collection unit docs-check changelog-lint li
 CHECK_STEPS := venv collection unit docs-check changelog-lint lint sanity
 
 .PHONY: help test check deps deps-check venv collection unit sanity lint integration docs-check changelog-lint \
-        build demo clean distclean
+        build demo clean distclean role-readmes
 
 help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) \
@@ -93,8 +93,12 @@ sanity: venv ## ansible-test sanity on a copy of the tracked files (.build/sanit
 lint: venv collection ## ansible-lint --profile production over roles/ and playbooks/
 	@bash scripts/lint.sh
 
-docs-check: venv collection ## ansible-doc prints every plugin and role of the collection
+docs-check: venv collection ## ansible-doc prints every plugin and role of the collection; role READMEs are current
 	@python scripts/docs_check.py $(COLLECTIONS)
+	@python scripts/role_readmes.py --check
+
+role-readmes: venv ## regenerate roles/*/README.md from their meta/argument_specs.yml
+	@python scripts/role_readmes.py
 
 changelog-lint: venv ## antsibull-changelog lint
 	antsibull-changelog lint

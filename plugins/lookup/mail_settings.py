@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: mail_settings
 author: mailfleet engineers (@mailfleet)
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Validated Microsoft 365 / Outlook mail settings for a profile, with per-host overrides
 description:
   - Returns the effective mail settings (SMTP submission, IMAP, POP, auth method, OAuth2 endpoints and scopes,

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: fleet_report
 short_description: Write the fleet reachability report (JSON, JUnit XML, HTML) on the controller
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads the reachability result that the role C(mailfleet.outlook.reachability) recorded for every host
     (the fact named by O(result_var)) and writes C(report.json), C(report.xml) (JUnit) and C(report.html)

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: smtp_check
 author: mailfleet engineers (@mailfleet)
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Probe SMTP (and IMAP/POP) endpoints from the target and say precisely why one fails
 description:
   - Connects from the target host to one or many mail endpoints B(concurrently) (one thread per endpoint, at most 32

@@ -33,7 +33,7 @@ TEST_STEPS  := deps deps-check venv collection unit docs-check changelog-lint li
 CHECK_STEPS := venv collection unit docs-check changelog-lint lint sanity
 
 .PHONY: help test check deps deps-check venv collection unit sanity lint integration docs-check changelog-lint \
-        build demo clean distclean role-readmes
+        build demo clean distclean role-readmes release
 
 help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) \
@@ -102,6 +102,10 @@ role-readmes: venv ## regenerate roles/*/README.md from their meta/argument_spec
 
 changelog-lint: venv ## antsibull-changelog lint
 	antsibull-changelog lint
+
+release: venv collection ## cut or re-cut a release: make release VERSION=X.Y.Z [DATE=YYYY-MM-DD] (re-runnable)
+	@test -n "$(VERSION)" || { echo "release: give VERSION=X.Y.Z (the current one re-cuts it)" >&2; exit 2; }
+	@bash scripts/release.sh $(VERSION) $(DATE)
 
 build: venv ## ansible-galaxy collection build, install the tarball in .build/, ansible-doc from there
 	@bash scripts/build-check.sh

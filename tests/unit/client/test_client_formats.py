@@ -392,3 +392,10 @@ def test_precheck_paths_are_the_rendered_paths(render_client, tmp_path):
         rendered = sorted(f["path"] for f in plan["files"])
         listed = sorted(str(tmp_path / rel) for rels in a["paths"].values() for rel in rels)
         assert rendered == listed
+
+
+def test_token_command_shebang_is_the_configured_python(render_client):
+    """The template writes its shebang as an expression (no ansible-test ignore needed); the command gets the real one."""
+    files, _plan = render_client(["client_token_command"], {"oauth2_library": "# library\n", "python": "/opt/py/bin/python3"})
+    command = files["/usr/local/bin/mailfleet-oauth2"]
+    assert command.startswith("#!/opt/py/bin/python3\n# "), command[:80]

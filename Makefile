@@ -28,12 +28,19 @@ export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 
 # Order matters: `make test` runs these one after the other and stops at the first failure.
-TEST_STEPS  := deps deps-check venv collection unit docs-check changelog-lint lint sanity build integration
+TEST_STEPS  := deps venv collection unit docs-check changelog-lint lint sanity build integration \
+               unit-matrix sanity-artifacts importer docs-site compat-2.16
 # `make check`: the fast part (no apt, no integration), worth running before landing on main.
 CHECK_STEPS := venv collection unit docs-check changelog-lint lint sanity
 
+# Every supported ansible-core: 2.19 is .venv (requirements/dev.txt); the others have their own venv under .venvs/
+# (requirements/ansible-core/2.X.txt + constraints-2.X.txt, scripts/tool-venv.sh).
+CORE_VERSIONS    := 2.16 2.17 2.18 2.19
+CORE_OLD         := $(filter-out 2.19,$(CORE_VERSIONS))
+
 .PHONY: help test check deps deps-check venv collection unit sanity lint integration docs-check changelog-lint \
-        build demo clean distclean role-readmes release
+        build demo clean distclean role-readmes release \
+        unit-matrix sanity-artifacts importer docs-site
 
 help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) \
@@ -103,6 +110,26 @@ role-readmes: venv ## regenerate roles/*/README.md from their meta/argument_spec
 changelog-lint: venv ## antsibull-changelog lint
 	antsibull-changelog lint
 
+unit-matrix: $(addprefix unit-,$(CORE_OLD)) ## tests/unit with each older ansible-core (2.19 is `make unit`)
+
+unit-%: collection ## tests/unit with ansible-core 2.X in .venvs/ansible-core-2.X, e.g. make unit-2.16
+	@bash scripts/unit-core.sh $* $(PYTEST_ARGS)
+
+sanity-artifacts: ## ansible-test sanity on the installed tarball of `make build`, for every supported ansible-core
+	@for v in $(CORE_VERSIONS); do echo "=== sanity-artifact-$$v"; bash scripts/sanity-artifact.sh $$v; done
+
+sanity-artifact-%: ## ansible-test sanity with ansible-core 2.X on the tarball in .build/dist (make build first)
+	@bash scripts/sanity-artifact.sh $*
+
+importer: ## galaxy-importer on the tarball of `make build` with Galaxy's and Automation Hub's settings: 0 errors, 0 warnings
+	@bash scripts/galaxy-importer.sh
+
+docs-site: collection ## the antsibull-docs site of the collection, offline, warnings are errors (.build/docs-site)
+	@bash scripts/docs-site.sh
+
+compat-%: collection ## the lookup, mail_config into a root and smtp_check against the lab with ansible-core 2.X
+	@bash scripts/compat-core.sh $* $(PYTEST_ARGS)
+
 release: venv collection ## cut or re-cut a release: make release VERSION=X.Y.Z [DATE=YYYY-MM-DD] (re-runnable)
 	@test -n "$(VERSION)" || { echo "release: give VERSION=X.Y.Z (the current one re-cuts it)" >&2; exit 2; }
 	@bash scripts/release.sh $(VERSION) $(DATE)
@@ -116,5 +143,5 @@ demo: ## the demo (see README.md)
 clean: ## remove .build/ and tests/output/ (keeps .venv)
 	rm -rf $(BUILD) tests/output
 
-distclean: clean ## also remove .venv
-	rm -rf $(VENV)
+distclean: clean ## also remove .venv and .venvs/
+	rm -rf $(VENV) .venvs

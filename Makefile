@@ -40,7 +40,7 @@ CORE_OLD         := $(filter-out 2.19,$(CORE_VERSIONS))
 
 .PHONY: help test check deps deps-check venv collection unit sanity lint integration docs-check changelog-lint \
         build demo clean distclean role-readmes release \
-        unit-matrix sanity-artifacts importer docs-site
+        unit-matrix sanity-artifacts importer docs-site docsite-guides
 
 help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) \
@@ -126,6 +126,10 @@ importer: ## galaxy-importer on the tarball of `make build` with Galaxy's and Au
 
 docs-site: collection ## the antsibull-docs site of the collection, offline, warnings are errors (.build/docs-site)
 	@bash scripts/docs-site.sh
+
+docsite-guides: ## regenerate docs/docsite/ (the guides of docs/*.md as antsibull-docs extra docs)
+	@PATH="$$(bash scripts/tool-venv.sh docs requirements/docs/requirements.txt requirements/docs/constraints.txt):$$PATH" \
+	  python scripts/docsite_guides.py
 
 compat-%: collection ## the lookup, mail_config into a root and smtp_check against the lab with ansible-core 2.X
 	@bash scripts/compat-core.sh $* $(PYTEST_ARGS)

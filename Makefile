@@ -29,7 +29,7 @@ export DEBIAN_FRONTEND := noninteractive
 
 # Order matters: `make test` runs these one after the other and stops at the first failure.
 TEST_STEPS  := deps venv collection unit docs-check changelog-lint lint sanity build integration \
-               unit-matrix sanity-artifacts importer docs-site compat-2.16
+               lint-clone unit-matrix sanity-artifacts importer docs-site compat-2.16
 # `make check`: the fast part (no apt, no integration), worth running before landing on main.
 CHECK_STEPS := venv collection unit docs-check changelog-lint lint sanity
 
@@ -40,7 +40,7 @@ CORE_OLD         := $(filter-out 2.19,$(CORE_VERSIONS))
 
 .PHONY: help test check deps deps-check venv collection unit sanity lint integration docs-check changelog-lint \
         build demo clean distclean role-readmes release \
-        unit-matrix sanity-artifacts importer docs-site docsite-guides
+        unit-matrix sanity-artifacts importer docs-site docsite-guides lint-clone
 
 help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) \
@@ -109,6 +109,9 @@ role-readmes: venv ## regenerate roles/*/README.md from their meta/argument_spec
 
 changelog-lint: venv ## antsibull-changelog lint
 	antsibull-changelog lint
+
+lint-clone: venv ## ansible-lint --profile production at the root of a plain copy of the repository, no environment
+	@bash scripts/lint-clone.sh
 
 unit-matrix: $(addprefix unit-,$(CORE_OLD)) ## tests/unit with each older ansible-core (2.19 is `make unit`)
 

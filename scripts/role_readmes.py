@@ -62,8 +62,8 @@ def markup(text, fqcn, entrypoint):
     """Ansible doc markup (C(), O(), M(), V(), ...) of one string or a list of paragraphs, as Markdown."""
     paragraphs = text if isinstance(text, list) else [text]
     context = Context(current_plugin=dom.PluginIdentifier(fqcn=fqcn, type="role"), role_entrypoint=entrypoint)
-    return "\n\n".join("".join(_md_part(part) for part in paragraph)
-                        for paragraph in parse([str(p) for p in paragraphs], context, errors="exception"))
+    parsed = parse([str(p) for p in paragraphs], context, errors="exception")
+    return "\n\n".join("".join(_md_part(part) for part in paragraph) for paragraph in parsed)
 
 
 def cell(text):

@@ -28,7 +28,7 @@ export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 
 # Order matters: `make test` runs these one after the other and stops at the first failure.
-TEST_STEPS  := deps venv collection unit docs-check changelog-lint lint sanity build integration \
+TEST_STEPS  := deps deps-check venv collection unit docs-check changelog-lint lint sanity build integration \
                lint-clone unit-matrix sanity-artifacts importer docs-site compat-2.16
 # `make check`: the fast part (no apt, no integration), worth running before landing on main.
 CHECK_STEPS := venv collection unit docs-check changelog-lint lint sanity

@@ -43,7 +43,7 @@ def _repo_links(text, repo_url):
 def test_links_are_absolute_and_resolve(repo_root, doc):
     repo_url = yaml.safe_load((repo_root / "galaxy.yml").read_text(encoding="utf-8"))["repository"].rstrip("/")
     text = (repo_root / doc).read_text(encoding="utf-8")
-    targets = [t for t in re.findall(r"\]\(([^)\s]+)\)", text)]
+    targets = re.findall(r"\]\(([^)\s]+)\)", text)
     relative = [t for t in targets if not re.match(r"^(https?:|#)", t)]
     assert relative == [], "%s: Galaxy does not resolve relative links" % doc
     foreign = [t for t in targets if "github.com/" in t and not t.startswith(repo_url)]

@@ -59,3 +59,20 @@ def test_lookup_apply_and_probe_on_this_core(run_playbook, lab, tmp_path):
     for task in ("probe password", "probe xoauth2"):
         (endpoint,) = run.result(task=task)["endpoints"]
         assert endpoint["ok"] is True and endpoint["stage"] == "auth", (task, endpoint)
+
+
+@pytest.mark.parametrize("variable", [None, "reachability_ca_file", "reachability_ca_path"])
+def test_reachability_reads_the_ca_under_its_new_and_its_old_name(run_playbook, lab, tmp_path, variable):
+    """The lab's certificate verifies with the settings' CA; a CA bundle given under the new or the old variable name
+    replaces it (Debian's system bundle does not know the lab CA), so the probe then fails with cert_untrusted."""
+    extra = {"reachability_profile": "lab", "reachability_fail": False, "reachability_timeout": 5,
+             "reachability_report_dir": str(tmp_path / "report"),
+             "reachability_settings": {"smtp_host": "localhost", "smtp_port": lab.ports["submission"],
+                                       "ca_file": lab.ca_file}}
+    if variable:
+        extra[variable] = "/etc/ssl/certs/ca-certificates.crt"
+    run = run_playbook([{"hosts": "localhost", "gather_facts": False, "roles": ["mailfleet.outlook.reachability"],
+                         "tasks": [{"name": "result", "ansible.builtin.debug": {"var": "reachability_result"}}]}],
+                       extra_vars=extra, timeout=200).assert_ok()
+    (endpoint,) = [e for e in run.result(task="result")["reachability_result"]["endpoints"] if e["name"] == "smtp"]
+    assert endpoint["diagnosis"]["code"] == ("ok" if variable is None else "cert_untrusted"), endpoint

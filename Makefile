@@ -28,12 +28,19 @@ export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 
 # Order matters: `make test` runs these one after the other and stops at the first failure.
-TEST_STEPS  := deps deps-check venv collection unit docs-check changelog-lint lint sanity build integration
+TEST_STEPS  := deps deps-check venv collection unit docs-check changelog-lint lint sanity build integration \
+               lint-clone unit-matrix sanity-artifacts importer docs-site compat-2.16
 # `make check`: the fast part (no apt, no integration), worth running before landing on main.
 CHECK_STEPS := venv collection unit docs-check changelog-lint lint sanity
 
+# Every supported ansible-core: 2.19 is .venv (requirements/dev.txt); the others have their own venv under .venvs/
+# (requirements/ansible-core/2.X.txt + constraints-2.X.txt, scripts/tool-venv.sh).
+CORE_VERSIONS    := 2.16 2.17 2.18 2.19
+CORE_OLD         := $(filter-out 2.19,$(CORE_VERSIONS))
+
 .PHONY: help test check deps deps-check venv collection unit sanity lint integration docs-check changelog-lint \
-        build demo clean distclean
+        build demo clean distclean role-readmes release \
+        unit-matrix sanity-artifacts importer docs-site docsite-guides lint-clone
 
 help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) \
@@ -93,11 +100,46 @@ sanity: venv ## ansible-test sanity on a copy of the tracked files (.build/sanit
 lint: venv collection ## ansible-lint --profile production over roles/ and playbooks/
 	@bash scripts/lint.sh
 
-docs-check: venv collection ## ansible-doc prints every plugin and role of the collection
+docs-check: venv collection ## ansible-doc prints every plugin and role of the collection; role READMEs are current
 	@python scripts/docs_check.py $(COLLECTIONS)
+	@python scripts/role_readmes.py --check
+
+role-readmes: venv ## regenerate roles/*/README.md from their meta/argument_specs.yml
+	@python scripts/role_readmes.py
 
 changelog-lint: venv ## antsibull-changelog lint
 	antsibull-changelog lint
+
+lint-clone: venv ## ansible-lint --profile production at the root of a plain copy of the repository, no environment
+	@bash scripts/lint-clone.sh
+
+unit-matrix: $(addprefix unit-,$(CORE_OLD)) ## tests/unit with each older ansible-core (2.19 is `make unit`)
+
+unit-%: collection ## tests/unit with ansible-core 2.X in .venvs/ansible-core-2.X, e.g. make unit-2.16
+	@bash scripts/unit-core.sh $* $(PYTEST_ARGS)
+
+sanity-artifacts: ## ansible-test sanity on the installed tarball of `make build`, for every supported ansible-core
+	@for v in $(CORE_VERSIONS); do echo "=== sanity-artifact-$$v"; bash scripts/sanity-artifact.sh $$v; done
+
+sanity-artifact-%: ## ansible-test sanity with ansible-core 2.X on the tarball in .build/dist (make build first)
+	@bash scripts/sanity-artifact.sh $*
+
+importer: ## galaxy-importer on the tarball of `make build` with Galaxy's and Automation Hub's settings: 0 errors, 0 warnings
+	@bash scripts/galaxy-importer.sh
+
+docs-site: collection ## the antsibull-docs site of the collection, offline, warnings are errors (.build/docs-site)
+	@bash scripts/docs-site.sh
+
+docsite-guides: ## regenerate docs/docsite/ (the guides of docs/*.md as antsibull-docs extra docs)
+	@PATH="$$(bash scripts/tool-venv.sh docs requirements/docs/requirements.txt requirements/docs/constraints.txt):$$PATH" \
+	  python scripts/docsite_guides.py
+
+compat-%: collection ## the lookup, mail_config into a root and smtp_check against the lab with ansible-core 2.X
+	@bash scripts/compat-core.sh $* $(PYTEST_ARGS)
+
+release: venv collection ## cut or re-cut a release: make release VERSION=X.Y.Z [DATE=YYYY-MM-DD] (re-runnable)
+	@test -n "$(VERSION)" || { echo "release: give VERSION=X.Y.Z (the current one re-cuts it)" >&2; exit 2; }
+	@bash scripts/release.sh $(VERSION) $(DATE)
 
 build: venv ## ansible-galaxy collection build, install the tarball in .build/, ansible-doc from there
 	@bash scripts/build-check.sh
@@ -108,5 +150,5 @@ demo: ## the demo (see README.md)
 clean: ## remove .build/ and tests/output/ (keeps .venv)
 	rm -rf $(BUILD) tests/output
 
-distclean: clean ## also remove .venv
-	rm -rf $(VENV)
+distclean: clean ## also remove .venv and .venvs/
+	rm -rf $(VENV) .venvs

@@ -8,8 +8,8 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: client_accounts
-author: mailfleet engineers
-version_added: 0.1.0
+author: mailfleet engineers (@mailfleet)
+version_added: 1.0.0
 short_description: Validate the client role's accounts and derive what its templates need
 description:
   - Validates every entry of O(_input) (the C(client_accounts) of the R(client role,ansible_collections.mailfleet.outlook.client_role))

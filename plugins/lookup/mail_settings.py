@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: mail_settings
 author: mailfleet engineers (@mailfleet)
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Validated Microsoft 365 / Outlook mail settings for a profile, with per-host overrides
 description:
   - Returns the effective mail settings (SMTP submission, IMAP, POP, auth method, OAuth2 endpoints and scopes,
@@ -27,70 +27,14 @@ options:
     type: list
     elements: str
     choices: [microsoft365, microsoft365_hve, outlook_com, gcc_high, dod, china, custom, lab]
-  smtp_host:
-    description: SMTP submission host (required for C(custom)).
-    type: str
-  smtp_port:
-    description: SMTP submission port, an integer from 1 to 65535 (validated by the collection, with a clear error).
-    type: raw
-  smtp_security:
-    description: SMTP connection security.
-    type: str
-    choices: [starttls, tls, none]
-  imap_host:
-    description: IMAP host.
-    type: str
-  imap_port:
-    description: IMAP port, an integer from 1 to 65535 (validated by the collection, with a clear error).
-    type: raw
-  imap_security:
-    description: IMAP connection security.
-    type: str
-    choices: [starttls, tls, none]
-  pop_host:
-    description: POP host.
-    type: str
-  pop_port:
-    description: POP port, an integer from 1 to 65535 (validated by the collection, with a clear error).
-    type: raw
-  pop_security:
-    description: POP connection security.
-    type: str
-    choices: [starttls, tls, none]
-  auth_method:
-    description: How the host authenticates; defaults to the profile's first method (C(oauth2) for Microsoft profiles).
-    type: str
-    choices: [oauth2, password, none]
-  username:
-    description: Login name; for Microsoft profiles the mailbox address (UPN).
-    type: str
-  sender:
-    description: Sender address; defaults to O(username) when that is an address.
-    type: str
-  tenant:
-    description: Directory (tenant) ID or verified domain, used to build the token URL.
-    type: str
-  client_id:
-    description: Application (client) ID of the app registration used for OAuth2.
-    type: str
-  mx_host:
-    description: Tenant MX host for connector relay or direct send (never derived from a pattern).
-    type: str
-  tls_min_version:
-    description: Lowest TLS version accepted.
-    type: str
-    choices: ['1.0', '1.1', '1.2', '1.3']
-  ca_file:
-    description: CA bundle to verify servers with (absolute path); unset means the system CAs.
-    type: str
-  allow_plaintext_auth:
-    description: Allow credentials over a connection without TLS (trusted on-premises relays only).
-    type: bool
-    default: false
   warn:
     description: Show the settings' warnings (such as the Basic auth timeline) as Ansible warnings.
     type: bool
     default: true
+extends_documentation_fragment:
+  - mailfleet.outlook.settings
+  - mailfleet.outlook.tls
+  - mailfleet.outlook.oauth2
 notes:
   - The catalog lives in the collection's C(module_utils/_catalog.py); every fact there carries its source.
 seealso:

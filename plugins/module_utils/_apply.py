@@ -188,8 +188,7 @@ class _Entry(object):
             want_mode = self.mode if self.mode is not None else stat.S_IMODE(st.st_mode)
             want_uid = self.uid if self.uid is not None else st.st_uid
             want_gid = self.gid if self.gid is not None else st.st_gid
-            self.attrs_changed = (stat.S_IMODE(st.st_mode) != want_mode or st.st_uid != want_uid
-                                  or st.st_gid != want_gid)
+            self.attrs_changed = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) != (want_mode, want_uid, want_gid)
 
     def check_writable(self):
         """Fail now (before any write) if the file could not be written or removed."""

@@ -89,9 +89,9 @@ CODES = {
         "STARTTLS port of the service.",
     ),
     "tls_version_too_old": (
-        "The server offers only TLS versions older than min_tls_version.",
+        "The server offers only TLS versions older than tls_min_version.",
         "The server needs an upgrade. Microsoft 365 requires TLS 1.2 or later for SMTP AUTH; lower "
-        "min_tls_version only to confirm the diagnosis, never for production.",
+        "tls_min_version only to confirm the diagnosis, never for production.",
     ),
     "legacy_tls_rejected": (
         "The server rejected the session because the negotiated TLS version is too old (TLS 1.0/1.1).",
@@ -100,7 +100,7 @@ CODES = {
     ),
     "cert_untrusted": (
         "The server certificate does not chain to a trusted CA (self-signed or unknown issuer).",
-        "Install the issuing CA into the system trust store or point ca_path at the right bundle; a "
+        "Install the issuing CA into the system trust store or point ca_file at the right bundle; a "
         "TLS-intercepting proxy presents its own certificate. Never turn validate_certs off in production.",
     ),
     "cert_hostname_mismatch": (

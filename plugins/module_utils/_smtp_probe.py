@@ -1079,7 +1079,7 @@ class EndpointProbe:
                 raise ProbeError("tls_version_too_old",
                                  "(OpenSSL: %s; min_tls_version is %s)" % (reason, self.opts["min_tls_version"]))
             self._version_verdict("(OpenSSL: %s)" % (reason or err))
-        except _Closed as err:
+        except _Closed:
             raw = channel.handshake_raw
             if implicit and _looks_like_text(raw):
                 self.result["banner"] = _clip(_printable(raw.split(b"\n", 1)[0].rstrip(b"\r"), 500))

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: fleet_report
 short_description: Write the fleet reachability report (JSON, JUnit XML, HTML) on the controller
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads the reachability result that the role C(mailfleet.outlook.reachability) recorded for every host
     (the fact named by O(result_var)) and writes C(report.json), C(report.xml) (JUnit) and C(report.html)
@@ -52,9 +52,21 @@ options:
     type: bool
     default: false
 attributes:
-  check_mode:
+  action:
     support: full
-    details: The report is written in check mode too; it is a controller-side artifact, not a host change.
+    details: All of it runs in the action plugin on the controller; there is no module run on a host.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+    details: Runs per host like any task; use it once per play with C(run_once=true).
+  check_mode:
+    support: partial
+    details:
+      - Nothing changes on any host, in check mode or not.
+      - In check mode the report files are still written on the controller, so that a check-mode run of the
+        reachability role still delivers its report. The task never reports C(changed), in check mode or not (the
+        report is a record of the run on the controller, not a change to the fleet).
   diff_mode:
     support: none
   platform:
@@ -62,6 +74,7 @@ attributes:
     platforms: posix
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 author:
   - mailfleet engineers (@mailfleet)
 seealso:

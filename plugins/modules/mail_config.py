@@ -24,7 +24,7 @@ description:
     is written.
   - This module is run by its action plugin of the same name; the options under "set by the action plugin"
     are internal.
-version_added: 0.1.0
+version_added: 1.0.0
 author:
   - mailfleet engineers (@mailfleet)
 options:

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: smtp_check
 author: mailfleet engineers (@mailfleet)
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Probe SMTP (and IMAP/POP) endpoints from the target and say precisely why one fails
 description:
   - Connects from the target host to one or many mail endpoints B(concurrently) (one thread per endpoint, at most 32
@@ -111,24 +111,14 @@ options:
       - Verify the server certificate (chain, host name, dates). When false, problems become warnings.
     type: bool
     default: true
-  ca_path:
-    description:
-      - CA bundle file (or hashed directory) to verify servers with, instead of the system trust store.
-      - With O(profile), defaults to the profile's C(ca_file) (the lab's CA for C(lab)).
-    type: path
-  min_tls_version:
-    description:
-      - Lowest TLS version accepted. Lower it only to confirm a diagnosis (C(legacy_tls_rejected)).
-      - Defaults to C(1.2), or the profile's C(tls_min_version) with O(profile).
-    type: str
-    choices: ['1.0', '1.1', '1.2', '1.3']
-  max_tls_version:
+  tls_max_version:
     description:
       - Highest TLS version offered (default - the highest the target's OpenSSL supports).
-      - Set it (with O(min_tls_version)) to C(1.1) to rehearse what a server tells an old client, for example
+      - Set it (with O(tls_min_version)) to C(1.1) to rehearse what a server tells an old client, for example
         Microsoft's C(421 4.7.66) (diagnosis C(legacy_tls_rejected)).
     type: str
     choices: ['1.0', '1.1', '1.2', '1.3']
+    aliases: [max_tls_version]
   ehlo_name:
     description:
       - Name sent with EHLO. Defaults to this host's FQDN, computed without any DNS lookup (host name, then
@@ -195,9 +185,10 @@ options:
           scope:
             description: Scope; defaults to the profile's app scope (C(https://outlook.office365.com/.default) worldwide).
             type: str
-          ca_path:
-            description: CA bundle for the token endpoint; defaults to O(ca_path).
+          ca_file:
+            description: CA bundle for the token endpoint; defaults to O(ca_file).
             type: path
+            aliases: [ca_path]
       mechanism:
         description:
           - SASL mechanism. C(auto) uses XOAUTH2 with a token, else PLAIN when offered, else LOGIN.
@@ -251,6 +242,7 @@ attributes:
     platforms: posix
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - mailfleet.outlook.tls
 notes:
   - Heuristics. On a plain/STARTTLS endpoint the probe waits for the greeting's first byte for half of the remaining
     time; if none comes, it tries a TLS handshake on a second connection. Success means C(plain_on_tls_port),
@@ -389,7 +381,7 @@ endpoints:
         - C(tls_handshake_failed) - the handshake failed (closed, cipher mismatch, STARTTLS refused).
         - C(tls_on_plain_port) - implicit TLS against a plain SMTP port (the 465/"SSL" guide mistake for Microsoft 365).
         - C(plain_on_tls_port) - plain/STARTTLS against an implicit-TLS port.
-        - C(tls_version_too_old) - the server only speaks TLS older than O(min_tls_version).
+        - C(tls_version_too_old) - the server only speaks TLS older than O(tls_min_version).
         - C(legacy_tls_rejected) - the server refused the negotiated TLS 1.0/1.1 (Microsoft 421 4.7.66).
         - C(cert_untrusted) - the certificate does not chain to a trusted CA.
         - C(cert_hostname_mismatch) - the certificate is not valid for the host name.
@@ -505,8 +497,12 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils._oauth2 import O
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import SettingsError, build_settings
 from ansible_collections.mailfleet.outlook.plugins.module_utils._smtp_probe import probe_endpoints
 
-ENGINE_OPTIONS = ("timeout", "validate_certs", "ca_path", "min_tls_version", "max_tls_version", "ehlo_name", "address_family",
-                  "cert_expiry_warn_days", "proxy", "proxy_password")
+# The probe engine's option name -> this module's parameter (the collection's one name per concept, doc fragment
+# mailfleet.outlook.tls; the engine keeps its own names).
+ENGINE_OPTIONS = {"timeout": "timeout", "validate_certs": "validate_certs", "ca_path": "ca_file",
+                  "min_tls_version": "tls_min_version", "max_tls_version": "tls_max_version", "ehlo_name": "ehlo_name",
+                  "address_family": "address_family", "cert_expiry_warn_days": "cert_expiry_warn_days",
+                  "proxy": "proxy", "proxy_password": "proxy_password"}
 
 
 def argument_spec():
@@ -529,9 +525,9 @@ def argument_spec():
         include_incoming=dict(type="bool", default=False),
         timeout=dict(type="float", default=10),
         validate_certs=dict(type="bool", default=True),
-        ca_path=dict(type="path"),
-        min_tls_version=dict(type="str", choices=["1.0", "1.1", "1.2", "1.3"]),
-        max_tls_version=dict(type="str", choices=["1.0", "1.1", "1.2", "1.3"]),
+        ca_file=dict(type="path", aliases=["ca_path"]),
+        tls_min_version=dict(type="str", choices=["1.0", "1.1", "1.2", "1.3"], aliases=["min_tls_version"]),
+        tls_max_version=dict(type="str", choices=["1.0", "1.1", "1.2", "1.3"], aliases=["max_tls_version"]),
         ehlo_name=dict(type="str"),
         address_family=dict(type="str", choices=["any", "ipv4", "ipv6"], default="any"),
         proxy=dict(type="str"),
@@ -546,7 +542,7 @@ def argument_spec():
                 client_secret=dict(type="str", required=True, no_log=True),
                 token_url=dict(type="str", no_log=False),
                 scope=dict(type="str"),
-                ca_path=dict(type="path"),
+                ca_file=dict(type="path", aliases=["ca_path"]),
             )),
             mechanism=dict(type="str", choices=["auto", "login", "plain", "xoauth2"], default="auto"),
             allow_plaintext=dict(type="bool", default=False),
@@ -615,7 +611,7 @@ def main():
         settings = _profile_settings(module)
     from_profile = settings if params.get("profile") else None
 
-    options = dict((key, params.get(key)) for key in ENGINE_OPTIONS)
+    options = dict((key, params.get(param)) for key, param in ENGINE_OPTIONS.items())
     options["check_mode"] = module.check_mode
     if from_profile:
         if not options["ca_path"]:
@@ -643,7 +639,7 @@ def main():
                 module.fail_json(msg="auth.oauth2 needs token_url, or tenant (with profile, or microsoft365 by default)")
             try:
                 token = fetch_token(token_url, oauth2["client_id"], oauth2["client_secret"], scope,
-                                    ca_file=oauth2.get("ca_path") or options["ca_path"],
+                                    ca_file=oauth2.get("ca_file") or options["ca_path"],
                                     timeout=params["timeout"], validate_certs=params["validate_certs"])
                 module.no_log_values.add(token["access_token"])
                 auth["oauth2_token"] = token["access_token"]

@@ -421,3 +421,10 @@ def test_no_proxy_prefs_without_a_proxy(render_client, tmp_path):
     a = model(auth="oauth2", clients=["thunderbird"])["accounts"][0]
     files, _plan = render_client(["client_thunderbird"], user_vars(tmp_path, a))
     assert "network.proxy" not in files[str(tmp_path / ".thunderbird/abcd.default-release/user.js")]
+
+
+def test_token_command_shebang_is_the_configured_python(render_client):
+    """The template writes its shebang as an expression (no ansible-test ignore needed); the command gets the real one."""
+    files, _plan = render_client(["client_token_command"], {"oauth2_library": "# library\n", "python": "/opt/py/bin/python3"})
+    command = files["/usr/local/bin/mailfleet-oauth2"]
+    assert command.startswith("#!/opt/py/bin/python3\n# "), command[:80]

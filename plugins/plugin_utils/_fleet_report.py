@@ -451,7 +451,8 @@ def summary_line(report):
         parts[0] += " (%s)" % ", ".join("%s: %d" % kv for kv in s["by_diagnosis"].items())
     parts.append("%d unreachable by Ansible" % s["unreachable"])
     if s["not_run"]:
-        parts.append("%d not run (failed earlier)" % s["not_run"])
+        parts.append("%d not run (%s)" % (s["not_run"], "no result in any merged report, or failed earlier"
+                                          if report.get("sources") else "failed earlier"))
     if s["drift_hosts"]:
         parts.append("%d with configuration drift" % len(s["drift_hosts"]))
     if s["basic_auth_hosts"]:

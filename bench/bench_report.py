@@ -198,8 +198,8 @@ def main():
             print("| chromium, 5,000 hosts | first contentful paint ms | summary visible ms | load event ms | DOM nodes | errors |")
             print("|---|---|---|---|---|---|")
             for name, b in (("baseline", b_old), ("new", b_new)):
-                print("| %s | %.0f | %.0f | %.0f | %d | %d |" % (name, b["fcp_ms"] or -1, b["summary_visible_ms"] or -1,
-                                                               b["load_event_ms"] or -1, b["dom_nodes"], b["errors"]))
+                print("| %s | %.0f | %.0f | %.0f | %d | %d |" % (
+                    name, b["fcp_ms"] or -1, b["summary_visible_ms"] or -1, b["load_event_ms"] or -1, b["dom_nodes"], b["errors"]))
             print("| ratio (baseline / new) | %s | %s | %s | %s | |" % (
                 ratio(b_new["fcp_ms"], b_old["fcp_ms"]), ratio(b_new["summary_visible_ms"], b_old["summary_visible_ms"]),
                 ratio(b_new["load_event_ms"], b_old["load_event_ms"]), ratio(b_new["dom_nodes"], b_old["dom_nodes"])))

@@ -47,7 +47,6 @@ import tempfile
 from xml.etree import ElementTree as ET
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._catalog import BASIC_AUTH_RETIREMENT
-from ansible_collections.mailfleet.outlook.plugins.module_utils._diagnosis import STAGES
 
 SCHEMA = "mailfleet.outlook/fleet-report/v1"
 DEFAULT_TITLE = "mailfleet fleet report"
@@ -405,7 +404,10 @@ def compute_trend(report, previous):
     exp_now, exp_before = exposure(report), exposure(previous)
     new_basic = [{"host": h, "component": c, "variable": v} for h, c, v in exp_now - exp_before]
     resolved = [{"host": h, "component": c, "variable": v} for h, c, v in exp_before - exp_now if h in now]
-    order = lambda item: (host_sort_key(item["host"]), str(item.get("component")))  # noqa: E731
+
+    def order(item):
+        return (host_sort_key(item["host"]), str(item.get("component")))
+
     trend = {
         "previous_generated": previous.get("generated"),
         "previous_hosts": len(before),
@@ -417,8 +419,8 @@ def compute_trend(report, previous):
         "hosts_added": sorted((h for h in now if h not in before), key=host_sort_key),
         "hosts_removed": sorted((h for h in before if h not in now), key=host_sort_key),
     }
-    trend["counts"] = dict((k, len(trend[k])) for k in ("new_failures", "fixed", "changed", "new_basic_auth",
-                                                          "basic_auth_resolved", "hosts_added", "hosts_removed"))
+    keys = ("new_failures", "fixed", "changed", "new_basic_auth", "basic_auth_resolved", "hosts_added", "hosts_removed")
+    trend["counts"] = dict((k, len(trend[k])) for k in keys)
     return trend
 
 

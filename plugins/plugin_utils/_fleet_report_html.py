@@ -23,10 +23,9 @@ import json
 import math
 import re
 
-from ansible_collections.mailfleet.outlook.plugins.module_utils._diagnosis import CODES
+from ansible_collections.mailfleet.outlook.plugins.module_utils._diagnosis import CODES, STAGES
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report import (
     HOST_STATUSES,
-    STAGES,
     host_sort_key,
     summary_line,
     trend_line,
@@ -354,13 +353,13 @@ def section_summary(report, page):
         out.append("<table id=\"by-site\"><thead><tr><th>site</th><th>hosts</th><th>ok</th><th>failing</th><th>unreachable</th>"
                    "<th>not run</th><th>Basic auth</th><th></th></tr></thead><tbody>")
         for site, c in sorted(sites.items(), key=lambda kv: (-(kv[1]["hosts"] - kv[1]["ok"]), host_sort_key(kv[0]))):
-            bar = "".join("<span class=\"st-%s\" style=\"width:%.2f%%\"></span>" % (st, _pct(c[st], c["hosts"]))
-                          for st in HOST_STATUSES if c[st])
+            segments = "".join("<span class=\"st-%s\" style=\"width:%.2f%%\"></span>" % (st, _pct(c[st], c["hosts"]))
+                               for st in HOST_STATUSES if c[st])
             out.append("<tr data-site=\"%s\"><td>%s %s</td><td class=\"n\">%s</td>%s<td class=\"n\">%s</td><td><span class=\"mini\">%s"
                        "</span></td></tr>" % (
                            _e(site), _e(site), _filter_button("site", site, "show"), _n(c["hosts"]),
                            "".join("<td class=\"n\">%s</td>" % _n(c[st]) for st in HOST_STATUSES), _n(c.get("basic_auth", 0)),
-                           bar))
+                           segments))
         out.append("</tbody></table>")
     return "".join(out)
 
@@ -547,9 +546,10 @@ def section_grid(report, page):
     s = report["summary"]
     cols = report["columns"]
     codes = sorted(set(c["diagnosis"]["code"] for r in report["hosts"] for c in r["endpoints"]))
+    legend = "".join("<span class=\"st-%s\">%s</span>" % (st, st.replace("_", " "))
+                     for st in ("ok", "warn", "fail", "optional_fail", "unreachable", "not_run"))
     out = ["<h2 id=\"hosts\">Hosts &times; endpoints</h2>",
-           "<p class=\"legend\">" + "".join("<span class=\"st-%s\">%s</span>" % (st, st.replace("_", " ")) for st in
-                                           ("ok", "warn", "fail", "optional_fail", "unreachable", "not_run")) +
+           "<p class=\"legend\">" + legend +
            " &middot; hover a cell for the diagnosis, click it (or Enter) for details</p>",
            "<div class=\"controls js-only\"><input id=\"q\" type=\"search\" placeholder=\"search a host, a site or a diagnosis\" "
            "aria-label=\"search\"><select id=\"f-status\" aria-label=\"status\"><option value=\"\">every status</option>"
@@ -611,8 +611,8 @@ def section_latency(report, page):
         medians = dict((k, _quantile([_ms(c["timings_ms"][k]) for c in cells if k in c["timings_ms"]], 0.5))
                        for k in STAGES if any(k in c["timings_ms"] for c in cells))
         totals = [_total_of(c) for c in cells]
-        label = "%s: median of %s, p95 %s ms, max %s ms" % (_e(col), _n(len(cells)), _e(round(_quantile(totals, 0.95), 1)),
-                                                              _e(round(max(totals), 1)))
+        label = "%s: median of %s, p95 %s ms, max %s ms" % (
+            _e(col), _n(len(cells)), _e(round(_quantile(totals, 0.95), 1)), _e(round(max(totals), 1)))
         out.append(_bar_row(label, medians, _quantile(totals, 0.5), top, " data-endpoint=\"%s\"" % _e(col)))
     out.append("</div><h3>Slowest endpoints</h3><div class=\"bars\" id=\"latency\">")
     for r, c in sorted(probed, key=lambda rc: -_total_of(rc[1]))[:SLOWEST]:

@@ -8,7 +8,6 @@ is whole: the same as the report of one run over the whole inventory."""
 
 import glob
 import json
-import os
 
 import pytest
 

@@ -67,13 +67,15 @@ def test_contiguous_slices_and_order_do_not_matter():
 
 def test_host_in_two_reports_and_hosts_in_none():
     hosts, results, inventory = _fleet()
-    a = _round_trip(fr.build_report(["host-00001", "host-00002"], {}, generated="2026-12-01T07:00:00+00:00"))  # not run
-    b = _round_trip(fr.build_report(["host-00001"], results, generated="2026-12-01T06:00:00+00:00"))
-    merged = fr.merge_reports([a, b], hosts=["host-00001", "host-00002", "host-00003"])
+    probed = [h for h in hosts if results[h] and results[h]["endpoints"]][0]
+    a = _round_trip(fr.build_report([probed, "host-00002"], {}, generated="2026-12-01T07:00:00+00:00"))   # not run
+    b = _round_trip(fr.build_report([probed], results, generated="2026-12-01T06:00:00+00:00"))
+    merged = fr.merge_reports([a, b], hosts=[probed, "host-00002", "lost-host"])
     rows = dict((r["host"], r) for r in merged["hosts"])
-    assert rows["host-00001"]["status"] == fr.build_report(["host-00001"], results)["hosts"][0]["status"] != "not_run"
+    assert rows[probed] == b["hosts"][0]   # the probe result wins over the newer "not run"
     assert rows["host-00002"]["status"] == "not_run" and rows["host-00002"]["msg"] == fr.NOT_RUN_MSG
-    assert rows["host-00003"]["status"] == "not_run" and rows["host-00003"]["msg"] == fr.NOT_IN_SLICES_MSG
+    assert rows["lost-host"]["status"] == "not_run" and rows["lost-host"]["msg"] == fr.NOT_IN_SLICES_MSG
+    assert [s["hosts"] for s in merged["sources"]] == [2, 1]
 
 
 def test_bad_reports_are_refused_with_the_file_named(tmp_path):
@@ -101,8 +103,9 @@ def _previous_and_now():
     broken, repaired, exposed = ok_hosts[0], bad_hosts[0], ok_hosts[1]
     now[broken]["endpoints"][0].update(ok=False, diagnosis={"code": "connect_refused", "message": "refused", "hint": "h"})
     now[repaired]["endpoints"][0].update(ok=True, diagnosis={"code": "ok", "message": "", "hint": ""})
-    now[exposed]["basic_auth"] = [{"component": "client alice <alice@contoso.com>", "variable": "client_accounts[0].auth_method",
-                                   "profile": "microsoft365", "fix": "set auth_method: oauth2"}]
+    now[exposed]["basic_auth"] = now[exposed]["basic_auth"] + [
+        {"component": "client alice <alice@contoso.com>", "variable": "client_accounts[0].auth_method",
+         "profile": "microsoft365", "fix": "set auth_method: oauth2"}]
     previous = _round_trip(fr.build_report(hosts, before, inventory=inventory, generated="2026-11-30T06:00:00+00:00"))
     report = fr.build_report(hosts + ["new-host"], now, inventory=inventory, generated=GENERATED, previous=previous)
     return report, broken, repaired, exposed
@@ -151,8 +154,9 @@ def test_command_line_merges_without_ansible(tmp_path):
     assert probe.returncode != 0, "ansible must not be importable in this check"
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines()[0] == fr.summary_line(fr.build_report(hosts + ["lost-host"], results, inventory=inventory))
     merged = fr.load_report(str(tmp_path / "merged" / "report.json"))
+    assert run.stdout.splitlines()[0] == fr.summary_line(merged)
+    assert "not run (no result in any merged report, or failed earlier)" in run.stdout
     assert len(merged.pop("sources")) == 3
     lost = [r for r in merged["hosts"] if r["host"] == "lost-host"][0]
     assert lost["status"] == "not_run" and lost["msg"] == fr.NOT_IN_SLICES_MSG

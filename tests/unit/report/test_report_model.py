@@ -102,7 +102,8 @@ def test_deadline_and_stages_come_from_their_one_home():
     from ansible_collections.mailfleet.outlook.plugins.module_utils._catalog import BASIC_AUTH_RETIREMENT
     from ansible_collections.mailfleet.outlook.plugins.module_utils._diagnosis import STAGES
     assert fr.basic_auth_deadline() == BASIC_AUTH_RETIREMENT["disabled_by_default_from"]
-    assert fr.STAGES is STAGES
+    from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _fleet_report_html as fh
+    assert fh.STAGES is STAGES
 
 
 def test_json_is_one_host_per_line(sample):

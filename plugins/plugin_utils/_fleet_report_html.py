@@ -31,6 +31,10 @@ from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report im
     trend_line,
 )
 
+# Endpoint fields that other parts of the probe add (e.g. the proxy an endpoint was reached through): shown in
+# the grid's cell details as "field: value" when an endpoint has them. Append to add one.
+EXTRA_CELL_FIELDS = ["proxy"]
+
 # Host lists inside a folded line: names beyond this many are left to the grid's search (the line says so).
 HOST_LIST_LIMIT = 2000
 SLOWEST = 10
@@ -150,6 +154,7 @@ _JS = r"""
     if (S[c[10]]) lines.push('tls: ' + S[c[10]]);
     if (S[c[11]]) lines.push('certificate: ' + S[c[11]] + (c[12] !== null ? ' (' + c[12] + ' days left)' : ''));
     if (S[c[13]]) lines.push('warning: ' + S[c[13]]);
+    for (j = 0; j < c[16].length; j++) { lines.push(S[c[16][j][0]] + ': ' + S[c[16][j][1]]); }
     t = c[14];
     if (t) { var parts = [];
       for (j = 0; j < STAGES.length; j++) { if (t[j] !== null) parts.push(STAGES[j] + '=' + t[j]); }
@@ -528,7 +533,9 @@ def grid_data(report):
                 si("subject %s, issuer %s, not after %s" % (cert.get("subject"), cert.get("issuer"), cert.get("not_after"))
                    if cert else ""),
                 cert.get("days_left") if cert else None, si("; ".join(str(w) for w in c.get("warnings") or [])),
-                timings, 1 if c.get("required", True) else 0])
+                timings, 1 if c.get("required", True) else 0,
+                [[si(k), si(json.dumps(c[k]) if isinstance(c[k], (dict, list)) else c[k])]
+                 for k in EXTRA_CELL_FIELDS if c.get(k) not in (None, "", [], {})]])
         hosts.append([row["host"], si(row["status"]), si(row.get("site")),
                       si(", ".join(drift.get("files") or []) or "yes") if drift.get("changed") else 0,
                       1 if row.get("basic_auth") else 0, cells])

@@ -152,3 +152,15 @@ def test_summary_is_readable_without_javascript(sample):
     for fact in ("6 hosts: 1 ok, 3 failing", "connect_timeout", "blocked", "badcert", "relay_auth_method",
                  "Failures by cause", "Hosts without a probe result"):
         assert fact in static, fact
+
+
+def test_extra_endpoint_fields_reach_the_cell_details(sample):
+    hosts, results = sample
+    results["good"]["endpoints"][0]["proxy"] = {"type": "http", "host": "proxy.contoso.com", "port": 3128}
+    text, p, report = parse((hosts, results))
+    data = json.loads(p.scripts["report-data"])
+    good = [h for h in data["h"] if h[0] == "good"][0]
+    smtp = [c for c in good[5] if data["cols"][c[0]] == "smtp"][0]
+    assert [[data["s"][k], data["s"][v]] for k, v in smtp[16]] == [
+        ["proxy", '{"type": "http", "host": "proxy.contoso.com", "port": 3128}']]
+    assert all(c[16] == [] for h in data["h"] if h[0] != "good" for c in h[5])

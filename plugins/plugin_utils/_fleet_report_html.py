@@ -31,9 +31,9 @@ from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report im
     trend_line,
 )
 
-# Endpoint fields that other parts of the probe add (e.g. the proxy an endpoint was reached through): shown in
-# the grid's cell details as "field: value" when an endpoint has them. Append to add one.
-EXTRA_CELL_FIELDS = ["proxy"]
+# Endpoint fields that other parts of the probe add: shown in the grid's cell details as "field: value" when an
+# endpoint has them. Append to add one. (The proxy is shown as "through: <proxy or direct>" for every probed cell.)
+EXTRA_CELL_FIELDS = []
 
 # Host lists inside a folded line: names beyond this many are left to the grid's search (the line says so).
 HOST_LIST_LIMIT = 2000
@@ -71,6 +71,7 @@ p.hosts{font-family:ui-monospace,monospace;font-size:.85em;margin:.2em 0 .2em 1e
 .bar{display:flex;height:14px;background:#f1f3f4;width:40em} .bar span{display:block;height:100%}
 .seg-dns{background:#8ab4f8}.seg-connect{background:#1a73e8}.seg-banner{background:#a142f4}.seg-ehlo{background:#f439a0}
 .seg-starttls{background:#fa7b17}.seg-tls{background:#fbbc04}.seg-auth{background:#34a853}.seg-send{background:#24c1e0}
+.seg-proxy{background:#795548}.seg-mailbox{background:#0d652d}
 .seg-other{background:#9aa0a6} .ms{margin-left:.5em;font-size:.85em;color:#5f6368}
 .days-low{color:var(--fail);font-weight:600} .hint{color:#3c4043} code{font-size:.95em}
 """
@@ -494,6 +495,17 @@ def section_by_site(report, page):
     return "".join(out)
 
 
+def _detail_pairs(c, si):
+    """(label, value) lines of a cell's details beyond the fixed fields: how it was probed, then EXTRA_CELL_FIELDS."""
+    pairs = []
+    if c.get("timings_ms"):  # probed: say how (the proxy's address is the one connected to)
+        pairs.append([si("through"), si(c.get("proxy") or "direct")])
+    for k in EXTRA_CELL_FIELDS:
+        if c.get(k) not in (None, "", [], {}):
+            pairs.append([si(k), si(json.dumps(c[k]) if isinstance(c[k], (dict, list)) else c[k])])
+    return pairs
+
+
 def grid_data(report):
     """The grid's data: compact JSON, every string once in a table (``s``), cells as arrays of indexes."""
     strings = [""]
@@ -534,8 +546,7 @@ def grid_data(report):
                    if cert else ""),
                 cert.get("days_left") if cert else None, si("; ".join(str(w) for w in c.get("warnings") or [])),
                 timings, 1 if c.get("required", True) else 0,
-                [[si(k), si(json.dumps(c[k]) if isinstance(c[k], (dict, list)) else c[k])]
-                 for k in EXTRA_CELL_FIELDS if c.get(k) not in (None, "", [], {})]])
+                _detail_pairs(c, si)])
         hosts.append([row["host"], si(row["status"]), si(row.get("site")),
                       si(", ".join(drift.get("files") or []) or "yes") if drift.get("changed") else 0,
                       1 if row.get("basic_auth") else 0, cells])

@@ -154,13 +154,32 @@ def test_summary_is_readable_without_javascript(sample):
         assert fact in static, fact
 
 
+def _detail_pairs(data, host, endpoint):
+    row = [h for h in data["h"] if h[0] == host][0]
+    cell = [c for c in row[5] if data["cols"][c[0]] == endpoint][0]
+    return [[data["s"][k], data["s"][v]] for k, v in cell[16]]
+
+
+def test_cells_say_which_proxy_each_probe_went_through(sample):
+    hosts, results = sample
+    results["good"]["endpoints"][0]["proxy"] = "socks5h://proxy.branch.example:1080"
+    text, p, report = parse((hosts, results))
+    cells = dict(((r["host"], c["name"]), c) for r in report["hosts"] for c in r["endpoints"])
+    assert cells[("good", "smtp")]["proxy"] == "socks5h://proxy.branch.example:1080"  # the JSON field
+    data = json.loads(p.scripts["report-data"])
+    assert _detail_pairs(data, "good", "smtp") == [["through", "socks5h://proxy.branch.example:1080"]]
+    assert _detail_pairs(data, "good", "imap") == [["through", "direct"]]
+    assert _detail_pairs(data, "gone", "smtp") == []   # never probed: no claim about the path
+
+
 def test_extra_endpoint_fields_reach_the_cell_details(sample):
     hosts, results = sample
-    results["good"]["endpoints"][0]["proxy"] = {"type": "http", "host": "proxy.contoso.com", "port": 3128}
-    text, p, report = parse((hosts, results))
+    saved = list(fh.EXTRA_CELL_FIELDS)
+    try:
+        fh.EXTRA_CELL_FIELDS.append("route")
+        results["good"]["endpoints"][0]["route"] = {"via": "gw1", "hops": 3}
+        text, p, report = parse((hosts, results))
+    finally:
+        fh.EXTRA_CELL_FIELDS[:] = saved
     data = json.loads(p.scripts["report-data"])
-    good = [h for h in data["h"] if h[0] == "good"][0]
-    smtp = [c for c in good[5] if data["cols"][c[0]] == "smtp"][0]
-    assert [[data["s"][k], data["s"][v]] for k, v in smtp[16]] == [
-        ["proxy", '{"type": "http", "host": "proxy.contoso.com", "port": 3128}']]
-    assert all(c[16] == [] for h in data["h"] if h[0] != "good" for c in h[5])
+    assert _detail_pairs(data, "good", "smtp") == [["through", "direct"], ["route", '{"via": "gw1", "hops": 3}']]

@@ -176,10 +176,10 @@ def test_extra_endpoint_fields_reach_the_cell_details(sample):
     hosts, results = sample
     saved = list(fh.EXTRA_CELL_FIELDS)
     try:
-        fh.EXTRA_CELL_FIELDS.append("route")
-        results["good"]["endpoints"][0]["route"] = {"via": "gw1", "hops": 3}
+        fh.EXTRA_CELL_FIELDS.append("gateway_path")
+        results["good"]["endpoints"][0]["gateway_path"] = {"via": "gw1", "hops": 3}
         text, p, report = parse((hosts, results))
     finally:
         fh.EXTRA_CELL_FIELDS[:] = saved
     data = json.loads(p.scripts["report-data"])
-    assert _detail_pairs(data, "good", "smtp") == [["through", "direct"], ["route", '{"via": "gw1", "hops": 3}']]
+    assert _detail_pairs(data, "good", "smtp") == [["through", "direct"], ["gateway_path", '{"via": "gw1", "hops": 3}']]

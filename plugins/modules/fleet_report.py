@@ -48,20 +48,20 @@ options:
         not run, then the newest report's. The site and groups come from the inventory when the host is in it.
     type: list
     elements: str
-    version_added: 0.2.0
+    version_added: 1.0.0
   previous:
     description:
       - An earlier C(report.json) to compare with (the trend). A path that does not exist yet (the first run)
         gives a report without trend; a file that is not a fleet report is an error.
     type: path
-    version_added: 0.2.0
+    version_added: 1.0.0
   site_var:
     description:
       - Host variable that names the host's site in the report. When it is not set for a host, its site is its
         first inventory group whose name starts with C(site_), else its first group, else C(ungrouped).
     type: str
     default: reachability_site
-    version_added: 0.2.0
+    version_added: 1.0.0
   result_var:
     description: Name of the per-host variable that holds the reachability result.
     type: str
@@ -161,24 +161,24 @@ trend:
     hosts_removed, counts); null without O(previous).
   returned: success
   type: dict
-  version_added: 0.2.0
+  version_added: 1.0.0
 trend_line:
   description: The trend in one line; empty without O(previous).
   returned: success
   type: str
   sample: "since 2026-11-30T06:00:00+00:00: 3 new failures, 12 fixed hosts, 1 new Basic auth exposure"
-  version_added: 0.2.0
+  version_added: 1.0.0
 stats:
   description: The summary to publish with C(ansible.builtin.set_stats) (counts, failing hosts, Basic auth hosts, trend, paths).
   returned: success
   type: dict
-  version_added: 0.2.0
+  version_added: 1.0.0
 sources:
   description: With O(merge), one entry per merged report (report, generated, hosts, title).
   returned: success
   type: list
   elements: dict
-  version_added: 0.2.0
+  version_added: 1.0.0
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -3,15 +3,22 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin of mailfleet.outlook.fleet_report: runs on the controller only (no module is sent to a host).
 
-It reads every host's reachability result from hostvars and writes report.json, report.xml and report.html.
-Which hosts: ``hosts`` (default ``ansible_play_hosts_all``: every host of the play, honouring ``--limit``,
-including the hosts that failed or were unreachable earlier in the run, which ``ansible_play_hosts`` drops).
+Two ways to get the hosts' results:
+
+- from ``hostvars`` (default): every host's reachability result. Which hosts: ``hosts`` (default
+  ``ansible_play_hosts_all``: every host of the play, honouring ``--limit``, including the hosts that failed or
+  were unreachable earlier in the run, which ``ansible_play_hosts`` drops);
+- from report files (``merge``): the report.json of several runs (job slices, parallel pipeline jobs) merged
+  into one; ``hosts`` then names the hosts the merged report must have (missing ones are ``not_run``).
+
+Either way: the site and inventory groups of each host come from the inventory, ``previous`` adds the trend.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 
 from ansible.errors import AnsibleActionFail
@@ -19,13 +26,27 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report import (
+    DEFAULT_TITLE,
+    FORMATS,
+    ReportError,
     build_report,
+    load_report,
+    merge_reports,
+    report_paths,
+    stats,
     summary_line,
     summary_table,
+    trend_line,
     write_report,
 )
 
-_FORMATS = ("json", "junit", "html")
+# At most this many host lines in the plain-text table of the task result (the files have every host).
+TABLE_LIMIT = 50
+
+
+def _plain(value):
+    """Native JSON-able copy of Ansible data (drops tags, lazy containers): one pass for every host."""
+    return json.loads(json.dumps(value, default=to_text))
 
 
 class ActionModule(ActionBase):
@@ -33,7 +54,23 @@ class ActionModule(ActionBase):
     _requires_connection = False
     _supports_check_mode = True
 
-    _VALID_ARGS = frozenset(("dest", "hosts", "result_var", "title", "formats", "fail_on_failure"))
+    _VALID_ARGS = frozenset(("dest", "hosts", "result_var", "title", "formats", "fail_on_failure", "merge", "previous",
+                             "site_var"))
+
+    def _inventory(self, hosts, hostvars, site_var):
+        inventory = {}
+        for h in hosts:
+            try:
+                hv = hostvars[h]
+            except KeyError:
+                continue
+            try:
+                groups = hv.get("group_names") or []
+                site = hv.get(site_var) if site_var else None
+            except Exception:  # pylint: disable=broad-except  # a broken variable must not lose the report
+                groups, site = [], None
+            inventory[h] = {"groups": [to_text(g) for g in groups], "site": to_text(site) if site else None}
+        return _plain(inventory)
 
     def run(self, tmp=None, task_vars=None):
         if task_vars is None:
@@ -45,34 +82,59 @@ class ActionModule(ActionBase):
         if not dest:
             raise AnsibleActionFail("fleet_report: dest is required (the controller directory for the report files)")
         dest = os.path.abspath(os.path.expanduser(to_text(dest)))
+        merge = args.get("merge")
+        if isinstance(merge, str):
+            merge = [merge]
         hosts = args.get("hosts")
-        if hosts is None:
+        if hosts is None and not merge:
             hosts = task_vars.get("ansible_play_hosts_all") or []
         if isinstance(hosts, str):
             hosts = [h.strip() for h in hosts.split(",") if h.strip()]
-        hosts = [to_text(h) for h in hosts]
+        if hosts is not None:
+            hosts = [to_text(h) for h in hosts]
         result_var = to_text(args.get("result_var") or "reachability_result")
-        title = to_text(args.get("title") or "mailfleet fleet report")
-        formats = args.get("formats") or list(_FORMATS)
-        bad = [f for f in formats if f not in _FORMATS]
+        site_var = to_text(args.get("site_var") or "reachability_site")
+        title = args.get("title")
+        formats = args.get("formats") or list(FORMATS)
+        bad = [f for f in formats if f not in FORMATS]
         if bad:
-            raise AnsibleActionFail("fleet_report: unknown format(s) %s; use %s" % (", ".join(map(str, bad)), ", ".join(_FORMATS)))
+            raise AnsibleActionFail("fleet_report: unknown format(s) %s; use %s" % (", ".join(map(str, bad)), ", ".join(FORMATS)))
+
+        previous = None
+        previous_path = args.get("previous")
+        if previous_path:
+            previous_path = os.path.abspath(os.path.expanduser(to_text(previous_path)))
+            if os.path.exists(previous_path):
+                try:
+                    previous = load_report(previous_path)
+                except ReportError as e:
+                    raise AnsibleActionFail("fleet_report: previous: %s" % e)
 
         hostvars = task_vars.get("hostvars") or {}
-        results = {}
-        for h in hosts:
+        inventory = self._inventory(hosts or [], hostvars, site_var)
+        if merge:
             try:
-                hv = hostvars[h]
-            except KeyError:
-                results[h] = None
-                continue
-            try:
-                value = hv.get(result_var) if hasattr(hv, "get") else None
-            except Exception as e:  # a lazily templated var that fails must not lose the whole report
-                value = {"probe_error": "cannot read %s: %s" % (result_var, to_text(e))}
-            results[h] = value or None
-
-        report = build_report(hosts, results, title=title)
+                paths = report_paths(merge)
+                reports = [load_report(p) for p in paths]
+            except ReportError as e:
+                raise AnsibleActionFail("fleet_report: merge: %s" % e)
+            report = merge_reports(reports, hosts=hosts, inventory=inventory, title=to_text(title) if title else None,
+                                   previous=previous, names=paths)
+        else:
+            results = {}
+            for h in hosts:
+                try:
+                    hv = hostvars[h]
+                except KeyError:
+                    results[h] = None
+                    continue
+                try:
+                    value = hv.get(result_var) if hasattr(hv, "get") else None
+                except Exception as e:  # pylint: disable=broad-except  # a lazily templated var that fails must not lose the report
+                    value = {"probe_error": "cannot read %s: %s" % (result_var, to_text(e))}
+                results[h] = value or None
+            report = build_report(hosts, _plain(results), title=to_text(title or DEFAULT_TITLE), inventory=inventory,
+                                  previous=previous)
         try:
             paths = write_report(report, dest, formats)
         except (IOError, OSError) as e:
@@ -83,8 +145,12 @@ class ActionModule(ActionBase):
             paths=paths,
             summary=report["summary"],
             summary_line=summary_line(report),
-            table=summary_table(report),
-            hosts_failing=[r["host"] for r in report["hosts"] if r["status"] != "ok"],
+            table=summary_table(report, limit=TABLE_LIMIT),
+            hosts_failing=report["summary"]["failing_hosts"],
+            trend=report.get("trend"),
+            trend_line=trend_line(report),
+            stats=stats(report, paths),
+            sources=report.get("sources") or [],
         )
         if args.get("fail_on_failure") and result["hosts_failing"]:
             result["failed"] = True

@@ -2,10 +2,11 @@
 # Copyright (c) mailfleet engineers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The fleet report: one model built from every host's reachability result, written as JSON, JUnit XML
-and one self-contained HTML page.
+and one self-contained HTML page (``_fleet_report_html``).
 
-Controller side only (used by the ``mailfleet.outlook.fleet_report`` action plugin). Pure functions over
-plain data, so the unit tests drive them without Ansible.
+Controller side only (used by the ``mailfleet.outlook.fleet_report`` action plugin and by the command line
+``_fleet_report_cli``). Pure functions over plain data, standard library only: the unit tests and the command
+line drive them without Ansible.
 
 Input per host (what the ``mailfleet.outlook.reachability`` role records in the fact ``reachability_result``)::
 
@@ -21,6 +22,16 @@ Input per host (what the ``mailfleet.outlook.reachability`` role records in the 
 
 A host listed in ``hosts`` with no result at all is reported as ``not_run`` (it failed, or was unreachable,
 before the reachability role ran, e.g. in an earlier play of site.yml): it is never silently missing.
+
+The model is built in two steps so that reports of several runs (job slices, parallel pipeline jobs) merge
+into exactly the report one run would have written: ``host_row`` turns one host's result into a row, and
+``assemble`` derives everything else (host order, columns, the cells of hosts without a plan, summary,
+Basic auth list, trend) from the rows alone. ``merge_reports`` takes the rows of several reports and
+assembles them again.
+
+Extending the report: ``HOST_HOOKS`` (functions ``(row, result)`` that copy more of a host's result into its
+row) and ``SUMMARY_HOOKS`` (functions ``(report)`` returning a dict merged into ``summary``; they run on
+every assemble, merges included). New keys are additive: consumers ignore keys they do not know.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,36 +39,68 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import html
+import glob
 import json
-import math
+import os
+import re
+import tempfile
 from xml.etree import ElementTree as ET
 
-SCHEMA = "mailfleet.outlook/fleet-report/v1"
+from ansible_collections.mailfleet.outlook.plugins.module_utils._catalog import BASIC_AUTH_RETIREMENT
 
-# Stage order of smtp_check (timings_ms keys); anything else the probe reports follows in its own order.
-STAGES = ("dns", "connect", "proxy", "banner", "ehlo", "starttls", "tls", "auth", "mailbox", "send")
+SCHEMA = "mailfleet.outlook/fleet-report/v1"
+DEFAULT_TITLE = "mailfleet fleet report"
+FORMATS = ("json", "junit", "html")
+FILE_NAMES = {"json": "report.json", "junit": "report.xml", "html": "report.html"}
 
 # Cell / host status vocabulary (also the CSS classes "st-<status>" of the HTML grid).
 CELL_STATUSES = ("ok", "warn", "fail", "optional_fail", "unreachable", "not_run", "na")
 HOST_STATUSES = ("ok", "failing", "unreachable", "not_run")
+# A host's site when the inventory says nothing (see site_of()).
+NO_SITE = "ungrouped"
+SITE_GROUP_PREFIX = "site_"
 
-DEFAULT_BASIC_AUTH_DEADLINE = "2026-12-31"
+UNREACHABLE_HINT = "fix Ansible's access to the host (SSH, inventory address, credentials)"
+NOT_RUN_MSG = ("no reachability result: the host failed or was unreachable earlier in this run "
+               "(see the Ansible output for that host)")
+NOT_IN_SLICES_MSG = "no merged report has a result for this host (its slice or job did not write a report)"
+
+# Extension points (see the module docstring).
+HOST_HOOKS = []
+SUMMARY_HOOKS = []
+
+
+class ReportError(ValueError):
+    """A report file that cannot be read or merged (message names the file and the fix)."""
 
 
 def basic_auth_deadline():
     """The Basic auth deadline from the catalog (the one place Microsoft facts live)."""
-    try:
-        from ansible_collections.mailfleet.outlook.plugins.module_utils._catalog import BASIC_AUTH_RETIREMENT
-        return BASIC_AUTH_RETIREMENT["disabled_by_default_from"]
-    except Exception:  # pragma: no cover - catalog not importable (unit tests outside the collection tree)
-        return DEFAULT_BASIC_AUTH_DEADLINE
+    return BASIC_AUTH_RETIREMENT["disabled_by_default_from"]
 
 
-def _plain(value):
-    """Native JSON-able copy of Ansible data (drops tags, lazy containers)."""
-    return json.loads(json.dumps(value, default=str))
+def _iso_now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
 
+
+def host_sort_key(name):
+    """Natural order (host2 before host10), the same in every run and every merge."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower()) for part in re.split(r"(\d+)", name) if part]
+
+
+def site_of(groups, site=None, prefix=SITE_GROUP_PREFIX):
+    """A host's site: ``site`` when set, else its first inventory group named ``<prefix>...``, else its first
+    group, else ``ungrouped``."""
+    if site:
+        return str(site)
+    groups = [g for g in (groups or []) if g not in ("all", "ungrouped")]
+    for g in groups:
+        if prefix and g.startswith(prefix):
+            return g
+    return groups[0] if groups else NO_SITE
+
+
+# --------------------------------------------------------------------------------------------- model
 
 def _diag(ep):
     d = ep.get("diagnosis") or {}
@@ -73,16 +116,79 @@ def _cell_status(ep, required):
     return "fail" if required else "optional_fail"
 
 
-def _iso_now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+def host_row(name, res, deadline=None, site=None, groups=None):
+    """One host's row of the report from its reachability result (``res`` None: the host never recorded one)."""
+    deadline = deadline or basic_auth_deadline()
+    groups = sorted(set(str(g) for g in (groups or []) if g not in ("all",)))
+    row = {"host": name, "site": site_of(groups, site), "groups": groups, "status": None, "msg": "",
+           "profile": None, "required": [], "endpoints": [], "drift": None, "basic_auth": [], "failing_codes": []}
+    if not res:
+        row["status"] = "not_run"
+        row["msg"] = NOT_RUN_MSG
+        return row
+    row["profile"] = res.get("profile")
+    row["required"] = list(res.get("required") or [])
+    row["drift"] = res.get("drift")
+    for item in res.get("basic_auth") or []:
+        item = dict(item)
+        item.setdefault("deadline", deadline)
+        row["basic_auth"].append(item)
+    planned = list(res.get("planned") or [])
+    eps = list(res.get("endpoints") or [])
+    if res.get("unreachable"):
+        row["status"] = "unreachable"
+        row["msg"] = res.get("msg") or "Ansible could not reach the host"
+        # the endpoint plan is known (computed on the controller); show every planned cell as unreachable
+        for p in planned:
+            row["endpoints"].append({
+                "name": p.get("name"), "host": p.get("host"), "port": p.get("port"), "security": p.get("security"),
+                "required": p.get("name") in row["required"], "status": "unreachable", "ok": False, "stage": None,
+                "failed_stage": None,
+                "diagnosis": {"code": "host_unreachable", "message": row["msg"], "hint": UNREACHABLE_HINT},
+                "timings_ms": {}, "warnings": [], "tls": None})
+    else:
+        if res.get("probe_error"):
+            row["msg"] = "the probe did not run: %s" % res["probe_error"]
+        if res.get("probe_error") and not eps:
+            for p in planned:
+                eps.append({"name": p.get("name"), "host": p.get("host"), "port": p.get("port"),
+                            "security": p.get("security"), "ok": False,
+                            "diagnosis": {"code": "probe_error", "message": res["probe_error"],
+                                          "hint": "see the task output of mailfleet.outlook.smtp_check"}})
+        for ep in eps:
+            required = ep.get("name") in row["required"] if row["required"] else True
+            cell = dict(ep)
+            cell["required"] = required
+            cell["diagnosis"] = _diag(ep)
+            cell["status"] = _cell_status(ep, required)
+            cell.setdefault("timings_ms", {})
+            cell.setdefault("warnings", [])
+            row["endpoints"].append(cell)
+        failing = [c for c in row["endpoints"] if c["status"] == "fail"]
+        row["failing_codes"] = [c["diagnosis"]["code"] for c in failing]
+        row["status"] = "failing" if failing or (res.get("probe_error") and not res.get("endpoints")) else "ok"
+    for hook in HOST_HOOKS:
+        hook(row, res)
+    return row
 
 
-def build_report(hosts, results, title="mailfleet fleet report", generated=None, deadline=None, today=None):
-    """Build the report model.
+def _fill_planless(row, columns):
+    """Cells for a host without any plan (never ran, unreachable before planning, invalid settings): one per
+    column, marked ``synthetic`` so that a merge can drop and rebuild them against the merged columns."""
+    if row["status"] == "unreachable":
+        status, code, hint = "unreachable", "host_unreachable", UNREACHABLE_HINT
+    elif row["status"] == "failing":
+        status, code, hint = "fail", "probe_error", "fix the variable named in the message; nothing was probed"
+    else:
+        status, code, hint = "not_run", "not_run", "re-run after fixing what failed earlier for this host"
+    row["endpoints"] = [{"name": col, "required": True, "status": status, "ok": False, "synthetic": True,
+                         "diagnosis": {"code": code, "message": row["msg"], "hint": hint},
+                         "timings_ms": {}, "warnings": [], "tls": None} for col in columns]
+    row["failing_codes"] = [code] if status == "fail" else []
 
-    ``hosts``: every host of the play (``ansible_play_hosts_all``), in order.
-    ``results``: host name -> the host's ``reachability_result`` (or None when the host never recorded one).
-    """
+
+def assemble(rows, title=DEFAULT_TITLE, generated=None, deadline=None, today=None, previous=None, sources=None):
+    """The whole report from host rows: order, columns, cells of plan-less hosts, summary, trend."""
     generated = generated or _iso_now()
     deadline = deadline or basic_auth_deadline()
     if today is None:
@@ -92,110 +198,253 @@ def build_report(hosts, results, title="mailfleet fleet report", generated=None,
     except (TypeError, ValueError):
         days_to_deadline = None
 
+    rows = sorted(rows, key=lambda r: host_sort_key(r["host"]))
     columns = []
-    host_rows = []
-    for name in hosts:
-        res = results.get(name)
-        res = _plain(res) if res else None
-        row = {"host": name, "status": None, "msg": "", "profile": None, "required": [], "endpoints": [],
-               "drift": None, "basic_auth": [], "failing_codes": []}
-        if res is None:
-            row["status"] = "not_run"
-            row["msg"] = ("no reachability result: the host failed or was unreachable earlier in this run "
-                          "(see the Ansible output for that host)")
-            host_rows.append(row)
-            continue
-        row["profile"] = res.get("profile")
-        row["required"] = list(res.get("required") or [])
-        row["drift"] = res.get("drift")
-        for item in res.get("basic_auth") or []:
-            item = dict(item)
-            item.setdefault("deadline", deadline)
-            row["basic_auth"].append(item)
-        planned = list(res.get("planned") or [])
-        eps = list(res.get("endpoints") or [])
-        if res.get("unreachable"):
-            row["status"] = "unreachable"
-            row["msg"] = res.get("msg") or "Ansible could not reach the host"
-            # the endpoint plan is known (computed on the controller); show every planned cell as unreachable
-            for p in planned:
-                cell = {"name": p.get("name"), "host": p.get("host"), "port": p.get("port"),
-                        "security": p.get("security"), "required": p.get("name") in row["required"],
-                        "status": "unreachable", "ok": False, "stage": None, "failed_stage": None,
-                        "diagnosis": {"code": "host_unreachable", "message": row["msg"],
-                                      "hint": "fix Ansible's access to the host (SSH, inventory address, credentials)"},
-                        "timings_ms": {}, "warnings": [], "tls": None}
-                row["endpoints"].append(cell)
-        else:
-            if res.get("probe_error"):
-                row["msg"] = "the probe did not run: %s" % res["probe_error"]
-            if res.get("probe_error") and not eps:
-                for p in planned:
-                    eps.append({"name": p.get("name"), "host": p.get("host"), "port": p.get("port"),
-                                "security": p.get("security"), "ok": False,
-                                "diagnosis": {"code": "probe_error", "message": res["probe_error"],
-                                              "hint": "see the task output of mailfleet.outlook.smtp_check"}})
-            for ep in eps:
-                required = ep.get("name") in row["required"] if row["required"] else True
-                cell = dict(ep)
-                cell["required"] = required
-                cell["diagnosis"] = _diag(ep)
-                cell["status"] = _cell_status(ep, required)
-                cell.setdefault("timings_ms", {})
-                cell.setdefault("warnings", [])
-                row["endpoints"].append(cell)
-            failing = [c for c in row["endpoints"] if c["status"] == "fail"]
-            row["failing_codes"] = [c["diagnosis"]["code"] for c in failing]
-            row["status"] = "failing" if failing or (res.get("probe_error") and not res.get("endpoints")) else "ok"
+    seen = set()
+    for row in rows:
         for c in row["endpoints"]:
-            if c.get("name") not in columns:
-                columns.append(c.get("name"))
-        host_rows.append(row)
-
-    # hosts without any plan (never ran, or unreachable before planning) get one cell per column,
-    # so the grid and JUnit never lose a host
+            if c.get("synthetic"):
+                continue
+            name = c.get("name")
+            if name not in seen:
+                seen.add(name)
+                columns.append(name)
     if not columns:
         columns.append("endpoints")
-    for row in host_rows:
-        if row["endpoints"]:
-            continue
-        if row["status"] == "unreachable":
-            status, code, hint = "unreachable", "host_unreachable", "fix Ansible's access to the host (SSH, inventory address, credentials)"
-        elif row["status"] == "failing":
-            status, code, hint = "fail", "probe_error", "fix the variable named in the message; nothing was probed"
-        else:
-            status, code, hint = "not_run", "not_run", "re-run after fixing what failed earlier for this host"
-        row["endpoints"] = [{"name": col, "required": True, "status": status, "ok": False,
-                             "diagnosis": {"code": code, "message": row["msg"], "hint": hint},
-                             "timings_ms": {}, "warnings": [], "tls": None} for col in columns]
-        if status == "fail":
-            row["failing_codes"] = [code]
+    for row in rows:
+        if not row["endpoints"] or all(c.get("synthetic") for c in row["endpoints"]):
+            _fill_planless(row, columns)
 
+    counts = dict((s, 0) for s in HOST_STATUSES)
     by_diag = {}
-    for row in host_rows:
+    by_site = {}
+    basic_rows = []
+    drift_hosts = []
+    checks = checks_failed = 0
+    for row in rows:
+        counts[row["status"]] += 1
         for code in sorted(set(row["failing_codes"])):
             by_diag[code] = by_diag.get(code, 0) + 1
-    counts = dict((s, sum(1 for r in host_rows if r["status"] == s)) for s in HOST_STATUSES)
-    basic_rows = []
-    for row in host_rows:
+        site = by_site.get(row["site"])
+        if site is None:
+            site = by_site[row["site"]] = dict((s, 0) for s in ("hosts",) + HOST_STATUSES + ("basic_auth",))
+        site["hosts"] += 1
+        site[row["status"]] += 1
+        if row["basic_auth"]:
+            site["basic_auth"] += 1
         for item in row["basic_auth"]:
             basic_rows.append(dict(item, host=row["host"]))
-    drift_hosts = [r["host"] for r in host_rows if (r["drift"] or {}).get("changed")]
+        if (row["drift"] or {}).get("changed"):
+            drift_hosts.append(row["host"])
+        checks += len(row["endpoints"])
+        checks_failed += sum(1 for c in row["endpoints"] if c["status"] in ("fail", "unreachable", "not_run"))
     summary = {
-        "hosts": len(host_rows),
+        "hosts": len(rows),
         "ok": counts["ok"], "failing": counts["failing"],
         "unreachable": counts["unreachable"], "not_run": counts["not_run"],
         "by_diagnosis": dict(sorted(by_diag.items())),
-        "checks": sum(len(r["endpoints"]) for r in host_rows),
-        "checks_failed": sum(1 for r in host_rows for c in r["endpoints"] if c["status"] in ("fail", "unreachable", "not_run")),
+        "by_site": dict(sorted(by_site.items(), key=lambda kv: host_sort_key(kv[0]))),
+        "checks": checks,
+        "checks_failed": checks_failed,
+        "failing_hosts": [r["host"] for r in rows if r["status"] != "ok"],
         "drift_hosts": drift_hosts,
-        "basic_auth_hosts": sorted(set(b["host"] for b in basic_rows)),
+        "basic_auth_hosts": sorted(set(b["host"] for b in basic_rows), key=host_sort_key),
         "basic_auth_deadline": deadline,
         "days_to_basic_auth_deadline": days_to_deadline,
     }
-    return {"schema": SCHEMA, "title": title, "generated": generated, "summary": summary,
-            "columns": columns, "hosts": host_rows, "basic_auth": basic_rows}
+    report = {"schema": SCHEMA, "title": title, "generated": generated, "summary": summary,
+              "columns": columns, "hosts": rows, "basic_auth": basic_rows}
+    if sources:
+        report["sources"] = sources
+    if previous is not None:
+        report["trend"] = compute_trend(report, previous)
+    for hook in SUMMARY_HOOKS:
+        summary.update(hook(report) or {})
+    return report
 
+
+def build_report(hosts, results, title=DEFAULT_TITLE, generated=None, deadline=None, today=None, inventory=None,
+                 previous=None):
+    """Build the report model.
+
+    ``hosts``: every host of the play (``ansible_play_hosts_all``).
+    ``results``: host name -> the host's ``reachability_result`` (or None when the host never recorded one).
+    ``inventory``: host name -> {"site": ..., "groups": [...]} (optional: the site and inventory groups).
+    ``previous``: the previous report (a loaded report.json) for the trend.
+    """
+    deadline = deadline or basic_auth_deadline()
+    inventory = inventory or {}
+    rows = []
+    for name in hosts:
+        meta = inventory.get(name) or {}
+        rows.append(host_row(name, results.get(name), deadline=deadline, site=meta.get("site"),
+                             groups=meta.get("groups")))
+    return assemble(rows, title=title, generated=generated, deadline=deadline, today=today, previous=previous)
+
+
+# --------------------------------------------------------------------------------------------- merge
+
+def load_report(path):
+    """A report.json read back, checked to be one of ours (ReportError names the file and what is wrong)."""
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except (IOError, OSError) as e:
+        raise ReportError("cannot read the report %s: %s" % (path, e))
+    except ValueError as e:
+        raise ReportError("%s is not a JSON report: %s" % (path, e))
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("hosts"), list):
+        raise ReportError("%s is not a mailfleet fleet report (schema %s expected, found %r): pass the report.json "
+                          "that mailfleet.outlook.fleet_report wrote" % (path, SCHEMA, (data or {}).get("schema")
+                                                                         if isinstance(data, dict) else type(data).__name__))
+    for row in data["hosts"]:
+        if not isinstance(row, dict) or not isinstance(row.get("host"), str) or row.get("status") not in HOST_STATUSES:
+            raise ReportError("%s: a host entry has no host name or an unknown status: %.200r" % (path, row))
+    return data
+
+
+def report_paths(patterns):
+    """Report files from paths, directories holding a report.json, and glob patterns, in a stable order.
+    A pattern that matches nothing is an error (a slice that wrote no report must not pass unnoticed)."""
+    paths = []
+    for pattern in patterns:
+        pattern = os.path.expanduser(str(pattern))
+        if os.path.isdir(pattern):
+            pattern = os.path.join(pattern, FILE_NAMES["json"])
+        found = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else ([pattern] if os.path.exists(pattern) else [])
+        if not found:
+            raise ReportError("%s matches no report file; give the report.json of each slice (a path, a directory "
+                              "holding report.json, or a glob such as reports/slices/*/report.json)" % pattern)
+        paths.extend(p for p in found if p not in paths)
+    return paths
+
+
+# Which of two rows of the same host wins in a merge: evidence beats its absence, then the newer report.
+_EVIDENCE = {"ok": 2, "failing": 2, "unreachable": 1, "not_run": 0}
+
+
+def _merge_row(row):
+    row = dict(row)
+    row["endpoints"] = [c for c in row.get("endpoints") or [] if not c.get("synthetic")]
+    row.setdefault("site", NO_SITE)
+    row.setdefault("groups", [])
+    row.setdefault("basic_auth", [])
+    row.setdefault("failing_codes", [])
+    if not row["endpoints"]:
+        row["failing_codes"] = []
+    return row
+
+
+def merge_reports(reports, hosts=None, inventory=None, title=None, generated=None, deadline=None, today=None,
+                  previous=None, names=None):
+    """One report from several (slices of one fleet, parallel jobs per site).
+
+    ``reports``: loaded reports. ``names``: one label per report (its path), recorded in ``sources``.
+    ``hosts``: the hosts the merged report must have (e.g. the whole inventory); a host no report has is
+    ``not_run``. ``inventory`` as for build_report (overrides the site and groups the reports recorded).
+    A host in several reports: the row with a probe result wins over unreachable / not run, then the newer report.
+    """
+    inventory = inventory or {}
+    names = list(names or [])
+    best = {}
+    sources = []
+    for i, rep in enumerate(reports):
+        label = names[i] if i < len(names) else "report %d" % (i + 1)
+        sources.append({"report": label, "generated": rep.get("generated"), "hosts": len(rep["hosts"]),
+                        "title": rep.get("title")})
+        for row in rep["hosts"]:
+            rank = (_EVIDENCE[row["status"]], rep.get("generated") or "")
+            have = best.get(row["host"])
+            if have is None or rank > have[0]:
+                best[row["host"]] = (rank, _merge_row(row))
+    rows = dict((h, r) for h, (rank, r) in best.items())
+    if hosts is not None:
+        for name in hosts:
+            if name not in rows:
+                row = host_row(name, None, deadline=deadline)
+                row["msg"] = NOT_IN_SLICES_MSG
+                rows[name] = row
+    for name, meta in inventory.items():
+        if name in rows and (meta.get("site") or meta.get("groups")):
+            rows[name]["groups"] = sorted(set(meta.get("groups") or rows[name]["groups"]))
+            rows[name]["site"] = site_of(rows[name]["groups"], meta.get("site"))
+    if title is None:
+        title = (reports[0].get("title") if reports else None) or DEFAULT_TITLE
+    return assemble(list(rows.values()), title=title, generated=generated, deadline=deadline, today=today,
+                    previous=previous, sources=sources)
+
+
+# --------------------------------------------------------------------------------------------- trend
+
+_BAD = ("failing", "unreachable")
+
+
+def compute_trend(report, previous):
+    """What changed since ``previous``: new failures, fixed hosts, new and resolved Basic auth exposure."""
+    before = dict((r["host"], r) for r in previous.get("hosts") or [])
+    now = dict((r["host"], r) for r in report["hosts"])
+    new_failures, fixed, changed = [], [], []
+    for name, row in now.items():
+        old = before.get(name)
+        was = old["status"] if old else "absent"
+        if row["status"] in _BAD and was in ("ok", "absent", "not_run"):
+            new_failures.append({"host": name, "status": row["status"], "was": was,
+                                 "codes": sorted(set(c["diagnosis"]["code"] for c in row["endpoints"]
+                                                     if c["status"] in ("fail", "unreachable")))})
+        elif row["status"] == "ok" and was in _BAD:
+            fixed.append({"host": name, "was": was, "codes": sorted(set(old.get("failing_codes") or []))})
+        elif row["status"] in _BAD and was in _BAD:
+            codes = sorted(set(row["failing_codes"]))
+            old_codes = sorted(set(old.get("failing_codes") or []))
+            if (row["status"], codes) != (was, old_codes):
+                changed.append({"host": name, "status": row["status"], "was": was, "codes": codes, "old_codes": old_codes})
+
+    def exposure(rep):
+        return set((b.get("host"), b.get("component"), b.get("variable")) for b in rep.get("basic_auth") or [])
+    exp_now, exp_before = exposure(report), exposure(previous)
+    new_basic = [{"host": h, "component": c, "variable": v} for h, c, v in exp_now - exp_before]
+    resolved = [{"host": h, "component": c, "variable": v} for h, c, v in exp_before - exp_now if h in now]
+
+    def order(item):
+        return (host_sort_key(item["host"]), str(item.get("component")))
+
+    trend = {
+        "previous_generated": previous.get("generated"),
+        "previous_hosts": len(before),
+        "new_failures": sorted(new_failures, key=order),
+        "fixed": sorted(fixed, key=order),
+        "changed": sorted(changed, key=order),
+        "new_basic_auth": sorted(new_basic, key=order),
+        "basic_auth_resolved": sorted(resolved, key=order),
+        "hosts_added": sorted((h for h in now if h not in before), key=host_sort_key),
+        "hosts_removed": sorted((h for h in before if h not in now), key=host_sort_key),
+    }
+    keys = ("new_failures", "fixed", "changed", "new_basic_auth", "basic_auth_resolved", "hosts_added", "hosts_removed")
+    trend["counts"] = dict((k, len(trend[k])) for k in keys)
+    return trend
+
+
+def _plural(n, word, plural=None):
+    return "%d %s" % (n, word if n == 1 else (plural or word + "s"))
+
+
+def trend_line(report):
+    t = report.get("trend")
+    if not t:
+        return ""
+    c = t["counts"]
+    parts = [_plural(c["new_failures"], "new failure"), _plural(c["fixed"], "fixed host"),
+             _plural(c["new_basic_auth"], "new Basic auth exposure", "new Basic auth exposures")]
+    if c["changed"]:
+        parts.append("%d failing differently" % c["changed"])
+    if c["basic_auth_resolved"]:
+        parts.append("%d Basic auth resolved" % c["basic_auth_resolved"])
+    if c["hosts_added"] or c["hosts_removed"]:
+        parts.append("%d hosts added, %d removed" % (c["hosts_added"], c["hosts_removed"]))
+    return "since %s: %s" % (t.get("previous_generated") or "the previous report", ", ".join(parts))
+
+
+# --------------------------------------------------------------------------------------------- text
 
 def summary_line(report):
     s = report["summary"]
@@ -204,7 +453,8 @@ def summary_line(report):
         parts[0] += " (%s)" % ", ".join("%s: %d" % kv for kv in s["by_diagnosis"].items())
     parts.append("%d unreachable by Ansible" % s["unreachable"])
     if s["not_run"]:
-        parts.append("%d not run (failed earlier)" % s["not_run"])
+        parts.append("%d not run (%s)" % (s["not_run"], "no result in any merged report, or failed earlier"
+                                          if report.get("sources") else "failed earlier"))
     if s["drift_hosts"]:
         parts.append("%d with configuration drift" % len(s["drift_hosts"]))
     if s["basic_auth_hosts"]:
@@ -212,13 +462,20 @@ def summary_line(report):
     return "; ".join(parts)
 
 
-def summary_table(report):
-    """A short plain-text table: host, status, one column per endpoint (diagnosis code)."""
+def summary_table(report, limit=None):
+    """A short plain-text table: host, status, one column per endpoint (diagnosis code).
+
+    ``limit``: at most this many host lines (failing hosts first), then a line saying how many were left out."""
     cols = report["columns"]
-    rows = [["host", "status"] + cols]
-    for r in report["hosts"]:
+    rows = [["host", "site", "status"] + cols]
+    hosts = report["hosts"]
+    left = 0
+    if limit is not None and len(hosts) > limit:
+        hosts = sorted(hosts, key=lambda r: r["status"] == "ok")[:limit]
+        left = len(report["hosts"]) - limit
+    for r in hosts:
         by = dict((c.get("name"), c) for c in r["endpoints"])
-        line = [r["host"], r["status"]]
+        line = [r["host"], r.get("site") or "", r["status"]]
         for col in cols:
             c = by.get(col)
             line.append("-" if c is None else c["diagnosis"]["code"])
@@ -226,22 +483,54 @@ def summary_table(report):
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     out = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows]
     out.insert(1, "  ".join("-" * w for w in widths))
+    if left:
+        out.append("... and %d more hosts (see the report files)" % left)
     return "\n".join(out)
+
+
+def stats(report, paths=None):
+    """The summary to publish with ansible.builtin.set_stats (AWX job details, workflow nodes)."""
+    s = report["summary"]
+    data = dict((k, s[k]) for k in ("hosts", "ok", "failing", "unreachable", "not_run", "by_diagnosis",
+                                    "failing_hosts", "basic_auth_hosts", "basic_auth_deadline", "drift_hosts"))
+    data["summary_line"] = summary_line(report)
+    data["generated"] = report["generated"]
+    if report.get("trend"):
+        data["trend"] = dict(report["trend"]["counts"], line=trend_line(report))
+    if paths:
+        data["paths"] = dict(paths)
+    return data
 
 
 # --------------------------------------------------------------------------------------------- JSON
 
 def render_json(report):
-    return json.dumps(report, indent=2, sort_keys=False, default=str) + "\n"
+    """Compact JSON, one host per line (fast to write, diff and grep at thousands of hosts)."""
+    head = dict((k, v) for k, v in report.items() if k != "hosts")
+    text = json.dumps(head, separators=(",", ":"), default=str)
+    hosts = ",\n".join(json.dumps(r, separators=(",", ":"), default=str) for r in report["hosts"])
+    return '%s,"hosts":[\n%s\n]}\n' % (text[:-1], hosts) if head else '{"hosts":[\n%s\n]}\n' % hosts
 
 
 # --------------------------------------------------------------------------------------------- JUnit
+
+def xml_value(value):
+    """Every attribute and text of report.xml goes through here (one place for XML value rules)."""
+    return "" if value is None else str(value)
+
 
 def _seconds(ms):
     try:
         return "%.3f" % (float(ms) / 1000.0)
     except (TypeError, ValueError):
         return "0.000"
+
+
+def _element(parent, tag, text=None, **attrs):
+    el = ET.SubElement(parent, tag, dict((k, xml_value(v)) for k, v in attrs.items()))
+    if text is not None:
+        el.text = xml_value(text)
+    return el
 
 
 def render_junit(report):
@@ -252,15 +541,20 @@ def render_junit(report):
     host does not need is reported as passed with the diagnosis in <system-out>.
     """
     s = report["summary"]
-    root = ET.Element("testsuites", name=report["title"])
-    suite = ET.SubElement(root, "testsuite", name="mailfleet.outlook.reachability", timestamp=report["generated"][:19],
-                          hostname="controller")
-    props = ET.SubElement(suite, "properties")
-    ET.SubElement(props, "property", name="summary", value=summary_line(report))
-    ET.SubElement(props, "property", name="basic_auth_deadline", value=str(s["basic_auth_deadline"]))
+    root = ET.Element("testsuites", name=xml_value(report["title"]))
+    suite = _element(root, "testsuite", name="mailfleet.outlook.reachability", timestamp=report["generated"][:19],
+                     hostname="controller")
+    props = _element(suite, "properties")
+    _element(props, "property", name="summary", value=summary_line(report))
+    _element(props, "property", name="basic_auth_deadline", value=s["basic_auth_deadline"])
+    if report.get("trend"):
+        _element(props, "property", name="trend", value=trend_line(report))
+        for key, n in report["trend"]["counts"].items():
+            _element(props, "property", name="trend_" + key, value=n)
     tests = failures = errors = 0
     total = 0.0
     for row in report["hosts"]:
+        classname = "reachability.%s" % row["host"]
         for c in row["endpoints"]:
             tests += 1
             t = (c.get("timings_ms") or {}).get("total", 0) or 0
@@ -271,306 +565,73 @@ def render_junit(report):
             target = ""
             if c.get("host"):
                 target = " (%s:%s %s)" % (c.get("host"), c.get("port"), c.get("security"))
-            case = ET.SubElement(suite, "testcase", classname="reachability.%s" % row["host"],
-                                 name="%s%s" % (c.get("name"), target), time=_seconds(t))
+            case = _element(suite, "testcase", classname=classname, name="%s%s" % (c.get("name"), target),
+                            time=_seconds(t))
+            status = c["status"]
+            if status in ("ok", "na"):
+                continue
             d = c["diagnosis"]
             detail = "host: %s\nendpoint: %s%s\ndiagnosis: %s\nmessage: %s\nhint: %s\nfailed stage: %s\n" % (
                 row["host"], c.get("name"), target, d["code"], d["message"], d["hint"], c.get("failed_stage"))
-            if c["status"] == "fail":
+            if status == "fail":
                 failures += 1
-                el = ET.SubElement(case, "failure", message="%s: %s Hint: %s" % (d["code"], d["message"], d["hint"]),
-                                   type=d["code"])
-                el.text = detail
-            elif c["status"] in ("unreachable", "not_run"):
+                _element(case, "failure", detail, message="%s: %s Hint: %s" % (d["code"], d["message"], d["hint"]),
+                         type=d["code"])
+            elif status in ("unreachable", "not_run"):
                 errors += 1
-                el = ET.SubElement(case, "error", message="%s: %s" % (d["code"], d["message"]), type=d["code"])
-                el.text = detail
-            elif c["status"] in ("warn", "optional_fail"):
-                out = ET.SubElement(case, "system-out")
-                out.text = detail + "".join("warning: %s\n" % w for w in c.get("warnings") or [])
-    suite.set("tests", str(tests))
-    suite.set("failures", str(failures))
-    suite.set("errors", str(errors))
+                _element(case, "error", detail, message="%s: %s" % (d["code"], d["message"]), type=d["code"])
+            elif status in ("warn", "optional_fail"):
+                _element(case, "system-out", detail + "".join("warning: %s\n" % w for w in c.get("warnings") or []))
+    for el in (suite, root):
+        el.set("tests", str(tests))
+        el.set("failures", str(failures))
+        el.set("errors", str(errors))
+        el.set("time", "%.3f" % total)
     suite.set("skipped", "0")
-    suite.set("time", "%.3f" % total)
-    root.set("tests", str(tests))
-    root.set("failures", str(failures))
-    root.set("errors", str(errors))
-    root.set("time", "%.3f" % total)
-    # configuration drift and the Basic auth deadline: a second suite, one case per host that was checked
+    # configuration drift: a second suite, one case per host that was checked
     drift_rows = [r for r in report["hosts"] if (r.get("drift") or {}).get("checked")]
     if drift_rows:
-        ds = ET.SubElement(root, "testsuite", name="mailfleet.outlook.drift", timestamp=report["generated"][:19],
-                           hostname="controller", tests=str(len(drift_rows)), errors="0", skipped="0", time="0.000")
+        ds = _element(root, "testsuite", name="mailfleet.outlook.drift", timestamp=report["generated"][:19],
+                      hostname="controller", tests=len(drift_rows), errors=0, skipped=0, time="0.000")
         nfail = 0
         for r in drift_rows:
-            case = ET.SubElement(ds, "testcase", classname="drift.%s" % r["host"], name="configuration matches", time="0.000")
+            case = _element(ds, "testcase", classname="drift.%s" % r["host"], name="configuration matches", time="0.000")
             if r["drift"].get("changed"):
                 nfail += 1
                 files = ", ".join(r["drift"].get("files") or []) or "see check-mode diff"
-                el = ET.SubElement(case, "failure", message="configuration drift: %s" % files, type="drift")
-                el.text = r["drift"].get("msg") or ""
+                _element(case, "failure", r["drift"].get("msg") or "", message="configuration drift: %s" % files,
+                         type="drift")
         ds.set("failures", str(nfail))
         root.set("tests", str(tests + len(drift_rows)))
         root.set("failures", str(failures + nfail))
-    ET.indent(root) if hasattr(ET, "indent") else None
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    # one element per line: readable, and much cheaper than ElementTree.indent at thousands of cases
+    for el in root.iter():
+        if len(el):
+            el.text = (el.text or "") + "\n"
+        el.tail = "\n"
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
 
 
-# --------------------------------------------------------------------------------------------- HTML
-
-_CSS = """
-:root{--ok:#1e8e3e;--warn:#c98a00;--fail:#c5221f;--opt:#e8710a;--unr:#5f6368;--norun:#9aa0a6;--na:#f1f3f4}
-body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#202124}
-h1{font-size:1.4em;margin:0 0 .3em} h2{font-size:1.1em;margin:1.4em 0 .4em}
-.summary{font-size:1.05em;padding:.6em .8em;background:#f8f9fa;border-left:4px solid var(--unr)}
-.summary.all-ok{border-color:var(--ok)} .summary.has-fail{border-color:var(--fail)}
-table{border-collapse:collapse;margin:.3em 0} th,td{border:1px solid #dadce0;padding:.3em .6em;text-align:left;vertical-align:top}
-#grid td.cell{min-width:9em;cursor:pointer;color:#fff;font-weight:600}
-.st-ok{background:var(--ok)} .st-warn{background:var(--warn)} .st-fail{background:var(--fail)}
-.st-optional_fail{background:var(--opt)} .st-unreachable{background:var(--unr)} .st-not_run{background:var(--norun)}
-#grid td.st-na{background:var(--na);color:#5f6368;cursor:default;font-weight:400}
-.badge{display:inline-block;padding:0 .4em;border-radius:3px;color:#fff;font-size:.85em;margin-left:.4em}
-.badge.h-ok{background:var(--ok)} .badge.h-failing{background:var(--fail)} .badge.h-unreachable{background:var(--unr)}
-.badge.h-not_run{background:var(--norun)}
-#detail{white-space:pre-wrap;font-family:ui-monospace,monospace;background:#f8f9fa;padding:.6em;border:1px solid #dadce0;min-height:2em}
-.bars .row{display:flex;align-items:center;margin:2px 0} .bars .label{width:22em;font-family:ui-monospace,monospace;font-size:.85em}
-.bar{display:flex;height:14px;background:#f1f3f4;width:40em} .bar span{display:block;height:100%}
-.seg-dns{background:#8ab4f8}.seg-connect{background:#1a73e8}.seg-banner{background:#a142f4}.seg-ehlo{background:#f439a0}
-.seg-starttls{background:#fa7b17}.seg-tls{background:#fbbc04}.seg-auth{background:#34a853}.seg-send{background:#24c1e0}
-.seg-other{background:#9aa0a6} .ms{margin-left:.5em;font-size:.85em;color:#5f6368}
-.legend span{display:inline-block;padding:0 .5em;margin-right:.3em;color:#fff}
-.days-low{color:var(--fail);font-weight:600} .hint{color:#3c4043} code{font-size:.95em}
-"""
-
-_JS = """
-(function(){
-  var detail = document.getElementById('detail');
-  function show(td){
-    var t = td.getAttribute('data-detail') || '';
-    detail.textContent = t;
-    var sel = document.querySelectorAll('#grid td.selected');
-    for (var i = 0; i < sel.length; i++) { sel[i].classList.remove('selected'); }
-    td.classList.add('selected');
-  }
-  var cells = document.querySelectorAll('#grid td.cell');
-  for (var i = 0; i < cells.length; i++) {
-    cells[i].addEventListener('click', function(){ show(this); });
-    cells[i].addEventListener('keydown', function(e){ if (e.key === 'Enter') { show(this); } });
-  }
-  document.body.setAttribute('data-report-ready', String(cells.length));
-})();
-"""
-
-
-def _e(value):
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _ms(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def _cell_detail(row, c):
-    d = c["diagnosis"]
-    lines = ["%s -> %s" % (row["host"], c.get("name"))]
-    if c.get("host"):
-        lines.append("endpoint: %s:%s (%s)" % (c.get("host"), c.get("port"), c.get("security")))
-    lines.append("status: %s%s" % (c["status"], "" if c.get("required", True) else " (not required by this host)"))
-    lines.append("diagnosis: %s" % d["code"])
-    if d["message"]:
-        lines.append("message: %s" % d["message"])
-    if d["hint"]:
-        lines.append("hint: %s" % d["hint"])
-    if c.get("stage") or c.get("failed_stage"):
-        lines.append("last stage passed: %s; failed stage: %s" % (c.get("stage"), c.get("failed_stage")))
-    if c.get("address"):
-        lines.append("address: %s" % c["address"])
-    if c.get("timings_ms"):  # probed: say how (the proxy's address is the one connected to)
-        lines.append("through: %s" % (c.get("proxy") or "direct"))
-    reply = c.get("reply") or {}
-    if reply.get("code") or reply.get("text"):
-        lines.append("server said: %s %s %s" % (reply.get("code") or "", reply.get("enhanced_code") or "", reply.get("text") or ""))
-    tls = c.get("tls") or {}
-    if tls.get("version"):
-        lines.append("tls: %s %s" % (tls.get("version"), tls.get("cipher") or ""))
-    cert = tls.get("cert") or {}
-    if cert:
-        lines.append("certificate: subject %s, issuer %s, not after %s (%s days left)" % (
-            cert.get("subject"), cert.get("issuer"), cert.get("not_after"), cert.get("days_left")))
-    for w in c.get("warnings") or []:
-        lines.append("warning: %s" % w)
-    t = c.get("timings_ms") or {}
-    if t:
-        lines.append("timings (ms): " + ", ".join("%s=%s" % (k, t[k]) for k in _stage_keys(t)) +
-                     (", total=%s" % t["total"] if "total" in t else ""))
-    return "\n".join(lines)
-
-
-def _stage_keys(t):
-    keys = [s for s in STAGES if s in t]
-    keys += [k for k in t if k not in STAGES and k != "total"]
-    return keys
-
+# --------------------------------------------------------------------------------------------- HTML, files
 
 def render_html(report):
-    s = report["summary"]
-    cols = report["columns"]
-    out = []
-    w = out.append
-    w("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
-    # no external asset can load: everything is inline (and the policy says so to the browser)
-    w("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-      "script-src 'unsafe-inline'; img-src data:\">")
-    w("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-    w("<title>%s</title><style>%s</style></head><body>" % (_e(report["title"]), _CSS))
-    w("<h1>%s</h1>" % _e(report["title"]))
-    w("<p class=\"generated\">generated %s &middot; schema %s</p>" % (_e(report["generated"]), _e(report["schema"])))
-    cls = "all-ok" if s["ok"] == s["hosts"] else "has-fail"
-    w("<p id=\"summary\" class=\"summary %s\" data-hosts=\"%d\" data-ok=\"%d\" data-failing=\"%d\" data-unreachable=\"%d\" "
-      "data-not-run=\"%d\">%s</p>" % (
-          cls, s["hosts"], s["ok"], s["failing"], s["unreachable"], s["not_run"], _e(summary_line(report))))
-
-    # Basic auth deadline
-    if report["basic_auth"]:
-        days = s.get("days_to_basic_auth_deadline")
-        w("<h2 id=\"basic-auth-title\">Still on password (Basic) authentication against Microsoft: change before %s%s</h2>"
-          % (_e(s["basic_auth_deadline"]), "" if days is None else " (%d days)" % days))
-        w("<table id=\"basic-auth\"><thead><tr><th>host</th><th>component</th><th>profile</th><th>deadline</th>"
-          "<th>variable to change</th><th>fix</th></tr></thead><tbody>")
-        for b in report["basic_auth"]:
-            w("<tr class=\"basic-auth-row\" data-host=\"%s\"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td><code>%s</code></td>"
-              "<td class=\"hint\">%s</td></tr>" % (
-                  _e(b["host"]), _e(b["host"]), _e(b.get("component")), _e(b.get("profile")),
-                  _e(b.get("deadline")), _e(b.get("variable")), _e(b.get("fix"))))
-        w("</tbody></table>")
-
-    # grid
-    w("<h2>Hosts &times; endpoints</h2>")
-    w("<p class=\"legend\">" + "".join("<span class=\"st-%s\">%s</span>" % (st, st.replace("_", " ")) for st in
-                                       ("ok", "warn", "fail", "optional_fail", "unreachable", "not_run")) +
-      " &middot; hover a cell for the diagnosis, click it for details</p>")
-    w("<table id=\"grid\"><thead><tr><th>host</th>%s</tr></thead><tbody>" % "".join("<th>%s</th>" % _e(c) for c in cols))
-    for row in report["hosts"]:
-        by = dict((c.get("name"), c) for c in row["endpoints"])
-        drift = row.get("drift") or {}
-        extra = ""
-        if drift.get("changed"):
-            extra = " <span class=\"badge h-failing drift\" title=\"%s\">drift</span>" % _e(
-                "configuration differs from the catalog and variables: %s" % ", ".join(drift.get("files") or []))
-        w("<tr data-host=\"%s\" data-status=\"%s\"><th>%s<span class=\"badge h-%s\">%s</span>%s</th>" % (
-            _e(row["host"]), _e(row["status"]), _e(row["host"]), _e(row["status"]), _e(row["status"].replace("_", " ")), extra))
-        for col in cols:
-            c = by.get(col)
-            if c is None:
-                w("<td class=\"cell-na st-na\" data-host=\"%s\" data-endpoint=\"%s\">&ndash;</td>" % (_e(row["host"]), _e(col)))
-                continue
-            d = c["diagnosis"]
-            title = "%s: %s%s" % (d["code"], d["message"], (" Hint: " + d["hint"]) if d["hint"] and c["status"] != "ok" else "")
-            w("<td class=\"cell st-%s\" tabindex=\"0\" data-host=\"%s\" data-endpoint=\"%s\" data-status=\"%s\" data-code=\"%s\" "
-              "title=\"%s\" data-detail=\"%s\">%s</td>" % (
-                  _e(c["status"]), _e(row["host"]), _e(col), _e(c["status"]), _e(d["code"]), _e(title),
-                  _e(_cell_detail(row, c)), _e(d["code"])))
-        w("</tr>")
-    w("</tbody></table>")
-    w("<div id=\"detail\" aria-live=\"polite\">Click a cell for its details.</div>")
-
-    # failures with hints
-    fails = [(r, c) for r in report["hosts"] for c in r["endpoints"] if c["status"] in ("fail", "optional_fail", "unreachable", "not_run")]
-    w("<h2>Failures and what to do</h2>")
-    if fails:
-        w("<ul id=\"failures\">")
-        for r, c in fails:
-            d = c["diagnosis"]
-            w("<li data-host=\"%s\" data-endpoint=\"%s\"><strong>%s &rarr; %s</strong>: <code>%s</code> %s<br><span class=\"hint\">Hint: %s</span></li>"
-              % (_e(r["host"]), _e(c.get("name")), _e(r["host"]), _e(c.get("name")), _e(d["code"]), _e(d["message"]), _e(d["hint"])))
-        w("</ul>")
-    else:
-        w("<p id=\"failures\">None.</p>")
-
-    # latency bars: bar length on a log scale of the total (a 10 s timeout and a 15 ms answer both stay
-    # readable), segments proportional to each stage's share of the total
-
-    probed = [(r, c) for r in report["hosts"] for c in r["endpoints"] if c.get("timings_ms")]
-
-    def total_of(c):
-        t = c.get("timings_ms") or {}
-        return _ms(t.get("total")) or sum(_ms(v) for k, v in t.items() if k != "total")
-
-    top = math.log10(1.0 + max([total_of(cell) for row_, cell in probed] or [1.0]))
-    w("<h2>Latency per stage</h2><p class=\"legend\">" + "".join(
-        "<span class=\"seg-%s\">%s</span>" % (st, st) for st in STAGES) +
-      " &middot; bar length: total time (log scale); segments: share of each stage</p><div class=\"bars\" id=\"latency\">")
-    for r, c in probed:
-        t = c["timings_ms"]
-        total = total_of(c)
-        length = 100.0 * math.log10(1.0 + total) / top if top > 0 else 0.0
-        parts = sum(_ms(t[k]) for k in _stage_keys(t)) or 1.0
-        segs = []
-        for k in _stage_keys(t):
-            pct = length * _ms(t[k]) / parts
-            segs.append("<span class=\"seg-%s\" style=\"width:%.2f%%\" title=\"%s: %s ms\"></span>" % (
-                _e(k if k in STAGES else "other"), pct, _e(k), _e(t[k])))
-        w("<div class=\"row\" data-host=\"%s\" data-endpoint=\"%s\"><span class=\"label\">%s &rarr; %s</span><div class=\"bar\">%s</div>"
-          "<span class=\"ms\">%s ms</span></div>" % (
-              _e(r["host"]), _e(c.get("name")), _e(r["host"]), _e(c.get("name")), "".join(segs), _e(t.get("total", ""))))
-    w("</div>")
-
-    # certificates
-    certs = [(r, c, ((c.get("tls") or {}).get("cert") or {})) for r in report["hosts"] for c in r["endpoints"]]
-    certs = [x for x in certs if x[2]]
-    w("<h2>Certificates</h2>")
-    if certs:
-        w("<table id=\"certs\"><thead><tr><th>host</th><th>endpoint</th><th>TLS</th><th>subject</th><th>issuer</th>"
-          "<th>not after</th><th>days left</th></tr></thead><tbody>")
-        for r, c, cert in certs:
-            days = cert.get("days_left")
-            low = isinstance(days, (int, float)) and days < 21
-            w("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class=\"days%s\">%s</td></tr>" % (
-                _e(r["host"]), _e(c.get("name")), _e((c.get("tls") or {}).get("version")), _e(cert.get("subject")),
-                _e(cert.get("issuer")), _e(cert.get("not_after")), " days-low" if low else "", _e(days)))
-        w("</tbody></table>")
-    else:
-        w("<p>No certificate was seen.</p>")
-
-    # drift
-    drift_rows = [r for r in report["hosts"] if (r.get("drift") or {}).get("checked")]
-    if drift_rows:
-        w("<h2>Configuration drift</h2><table id=\"drift\"><thead><tr><th>host</th><th>drift</th><th>files</th></tr></thead><tbody>")
-        for r in drift_rows:
-            dr = r["drift"]
-            w("<tr data-host=\"%s\"><td>%s</td><td>%s</td><td>%s</td></tr>" % (
-                _e(r["host"]), _e(r["host"]), "yes" if dr.get("changed") else "no", _e(", ".join(dr.get("files") or []))))
-        w("</tbody></table>")
-
-    # hosts Ansible could not reach / that did not run
-    gone = [r for r in report["hosts"] if r["status"] in ("unreachable", "not_run")]
-    if gone:
-        w("<h2>Hosts without a probe result</h2><ul id=\"unreachable\">")
-        for r in gone:
-            w("<li data-host=\"%s\"><strong>%s</strong> (%s): %s</li>" % (_e(r["host"]), _e(r["host"]), _e(r["status"].replace("_", " ")), _e(r["msg"])))
-        w("</ul>")
-
-    w("<script>%s</script></body></html>\n" % _JS)
-    return "".join(out)
+    """The HTML page (see _fleet_report_html; imported here lazily so this module imports on its own)."""
+    from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report_html import render_page
+    return render_page(report)
 
 
-def write_report(report, dest, formats=("json", "junit", "html")):
+RENDERERS = {"json": render_json, "junit": render_junit, "html": render_html}
+
+
+def write_report(report, dest, formats=FORMATS):
     """Write the report files into the directory ``dest`` (atomically each); return {format: path}."""
-    import os
-    import tempfile
-    names = {"json": "report.json", "junit": "report.xml", "html": "report.html"}
-    renderers = {"json": render_json, "junit": render_junit, "html": render_html}
     if not os.path.isdir(dest):
         os.makedirs(dest)
     paths = {}
     for fmt in formats:
-        path = os.path.join(dest, names[fmt])
-        data = renderers[fmt](report).encode("utf-8")
-        fd, tmp = tempfile.mkstemp(dir=dest, prefix=".%s." % names[fmt])
+        path = os.path.join(dest, FILE_NAMES[fmt])
+        data = RENDERERS[fmt](report).encode("utf-8")
+        fd, tmp = tempfile.mkstemp(dir=dest, prefix=".%s." % FILE_NAMES[fmt])
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)

@@ -52,11 +52,13 @@ class CallbackModule(CallbackBase):
         super().__init__(*args, **kwargs)
         self._path = os.environ.get("MAILFLEET_TEST_RESULTS")
         self._play = None
+        self._plays = []
         self._tasks = []
 
     # --- collecting -------------------------------------------------------------------------
     def v2_playbook_on_play_start(self, play):
         self._play = play.get_name()
+        self._plays.append({"name": self._play, "strategy": play.strategy})
 
     def _record(self, result, status):
         data = strip_internal_keys(module_response_deepcopy(_raw(result)))
@@ -87,7 +89,7 @@ class CallbackModule(CallbackBase):
         if not self._path:
             return
         recap = {host: stats.summarize(host) for host in sorted(stats.processed)}
-        document = {"tasks": self._tasks, "stats": recap}
+        document = {"plays": self._plays, "tasks": self._tasks, "stats": recap}
         tmp = self._path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=1, sort_keys=True, default=str)

@@ -71,3 +71,50 @@ def test_chromium_cli_screenshot(sample, tmp_path):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=90, check=True)
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_5000_host_page_lazy_grid_search_and_filters(chromium, tmp_path):
+    """At 5,000 hosts: the summary is there at once, only the rows in view exist in the DOM, scrolling draws the
+    last host, a search finds exactly one host, the filters and the "show" buttons work, no console error."""
+    from mailfleet_testing.fleet_results import fleet
+    hosts, results, inventory = fleet(5000)
+    report = fr.build_report(hosts, results, inventory=inventory)
+    paths = fr.write_report(report, str(tmp_path), formats=["html"])
+    assert os.path.getsize(paths["html"]) < 5e6
+    dt = chromium.open(paths["html"])
+    assert chromium.errors() == []
+    assert dt.evaluate("document.getElementById('summary').textContent").startswith("5000 hosts: %d ok" % report["summary"]["ok"])
+    assert dt.evaluate("document.getElementById('summary').getBoundingClientRect().top < innerHeight")
+    assert dt.evaluate("document.body.getAttribute('data-report-ready')") == str(sum(len(r["endpoints"]) for r in report["hosts"]))
+    body = "document.getElementById('grid-body')"
+    assert dt.evaluate(body + ".getAttribute('data-rows')") == "5000"
+    rendered = dt.evaluate("document.querySelectorAll('#grid-body tr[data-host]').length")
+    assert 0 < rendered < 200, rendered
+    # scroll the grid to its end: the last host is drawn, the first is gone
+    last = dt.evaluate("(function(){var w=document.getElementById('grid-wrap'); w.scrollTop=w.scrollHeight;"
+                       "return new Promise(function(ok){requestAnimationFrame(function(){requestAnimationFrame(function(){"
+                       "var rows=document.querySelectorAll('#grid-body tr[data-host]');"
+                       "ok([rows[0].dataset.host, rows[rows.length-1].dataset.host])})})})})()")
+    assert last[1] == "host-05000" and last[0] != "host-00001", last
+
+    def search(text, field="q"):
+        return dt.evaluate("(function(){var q=document.getElementById(%r); q.value=%r; q.dispatchEvent(new Event('input'));"
+                           "return [%s.getAttribute('data-rows'), Array.from(document.querySelectorAll('#grid-body tr[data-host]'))"
+                           ".map(function(r){return r.dataset.host})]})()" % (field, text, body))
+
+    rows, found = search("host-04217")
+    assert (rows, found) == ("1", ["host-04217"])
+    cell = dt.evaluate("(function(){var td=document.querySelector('#grid-body td.cell[data-endpoint=\"smtp\"]'); td.click();"
+                       "return document.getElementById('detail').textContent})()")
+    expected = [r for r in report["hosts"] if r["host"] == "host-04217"][0]
+    assert cell.startswith("host-04217 -> smtp  (site %s)" % expected["site"])
+    assert "diagnosis: %s" % expected["endpoints"][0]["diagnosis"]["code"] in cell
+    search("")
+    timeouts = sum(1 for r in report["hosts"] if any(c["diagnosis"]["code"] == "connect_timeout" for c in r["endpoints"]))
+    assert search("connect_timeout", field="f-code")[0] == str(timeouts)
+    # a "show" button of the summary sets the site filter
+    site_rows = dt.evaluate("(function(){document.getElementById('f-code').value='';"
+                            "document.querySelector('#by-site button[data-value=\"site_03\"]').click();"
+                            "return [document.getElementById('f-site').value, %s.getAttribute('data-rows')]})()" % body)
+    assert site_rows == ["site_03", str(report["summary"]["by_site"]["site_03"]["hosts"])]
+    assert chromium.errors() == []

@@ -41,7 +41,7 @@ import subprocess
 import time
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._safe_fs import (
-    Refused, group_name, locate, op_chattr, op_exists, op_look, op_remove, op_remove_dirs, op_write, user_name)
+    Refused, group_name, locate, op_chattr, op_exists, op_look, op_remove, op_remove_dirs, op_write, run_each, user_name)
 
 try:
     import pty
@@ -163,6 +163,44 @@ def _remove_path(path):
         place.close()
 
 
+def _remove_file(place, exists, extra):
+    """state=absent: unlink the file (never what a link there points to) and its outputs."""
+    if exists:
+        op_remove(place)
+    for p in extra:
+        _remove_path(p)
+
+
+def _restore_file(place, old, creates, created_dirs):
+    """Put a file back as it was (``old``: content, mode, uid, gid; None: it did not exist); best effort."""
+    problems = []
+    try:
+        if old is None:
+            op_remove(place)
+            for p in creates:
+                _remove_path(p)
+        else:
+            op_write(place, *old)
+        if created_dirs:
+            op_remove_dirs(place, created_dirs)
+    except (IOError, OSError, Refused) as e:
+        problems.append("%s: %s" % (place.dest, e))
+    return problems
+
+
+def _by_owner(entries):
+    """Entries grouped by the user who controls their directory (None: root), in order of appearance."""
+    groups = []
+    index = {}
+    for e in entries:
+        key = e.group_key
+        if key not in index:
+            index[key] = len(groups)
+            groups.append((e.owner, []))
+        groups[index[key]][1].append(e)
+    return groups
+
+
 class _Entry(object):
     """One file of the plan, with what is on disk now."""
 
@@ -207,7 +245,8 @@ class _Entry(object):
     def describe_refusal(self, refusal):
         return refusal.describe(self.owner.home if self.owner is not None else None)
 
-    def inspect(self):
+    def locate(self):
+        """Find the way to the file (no link followed that root did not place) and who controls it."""
         try:
             self.place = locate(self.path, self.root)
         except Refused as e:
@@ -222,15 +261,18 @@ class _Entry(object):
                 raise ApplyError("%s: post steps and map files cannot be used in %s, a directory user %s controls"
                                  % (self.path, self.place.path, self.owner.name))
             self.refusal = self._owner_refusal()
-            if self.refusal:
-                return
-        try:
-            info = self.place.run(op_look)
-        except Refused as e:
-            self.refusal = e
+
+    def look_call(self):
+        return (op_look, (self.place,), {})
+
+    def take_look(self, outcome):
+        """What op_look found (run as the directory's user): the old content, mode and owner."""
+        kind, info = outcome
+        if kind == "refused":
+            self.refusal = info
             return
-        except OSError as e:
-            raise ApplyError("%s: cannot look at it: %s" % (self.dest, e.strerror))
+        if kind == "oserror":
+            raise ApplyError("%s: cannot look at it: %s" % (self.dest, info.strerror))
         self.writable = info["writable"]
         self.writable_dir = info.get("dir")
         st = _Stat(info) if info["exists"] else None
@@ -322,41 +364,29 @@ class _Entry(object):
         return r
 
     # -- writing ------------------------------------------------------------------------------
-    def apply(self, backup=False):
+    def write_call(self, backup=False):
+        """The call that writes (or removes, or re-moded) this file, for run_each."""
         if self.state == "absent":
-            if self.old_stat is not None:
-                self.place.run(op_remove)
-            for p in self.removed_extra:
-                _remove_path(p)
-            return
+            return (_remove_file, (self.place, self.old_stat is not None, self.removed_extra), {})
         st = self.old_stat
         mode = self.mode if self.mode is not None else (st.mode if st else 0o644)
         uid = self.uid if self.uid is not None else (st.uid if st else None)
         gid = self.gid if self.gid is not None else (st.gid if st else None)
         if self.content_changed:
-            out = self.place.run(op_write, self.new, mode, uid, gid, dir_mode=self.dir_mode,
-                                 backup=backup and self.old is not None)
-            self.created_dirs = out["created"]
-            self.backup_file = out["backup"]
-        elif self.attrs_changed:
-            self.place.run(op_chattr, mode, uid, gid)
+            return (op_write, (self.place, self.new, mode, uid, gid),
+                    {"dir_mode": self.dir_mode, "backup": backup and self.old is not None})
+        return (op_chattr, (self.place, mode, uid, gid), {})
 
-    def restore(self):
-        """Put back what was there before apply() (best effort, never raises)."""
-        errors = []
-        try:
-            if self.old_stat is None:
-                self.place.run(op_remove)
-                for p in self.creates:
-                    _remove_path(p)
-            else:
-                st = self.old_stat
-                self.place.run(op_write, self.old, st.mode, st.uid, st.gid)
-            if self.created_dirs:
-                self.place.run(op_remove_dirs, self.created_dirs)
-        except (IOError, OSError, Refused) as e:
-            errors.append("%s: %s" % (self.dest, e))
-        return errors
+    def took_write(self, value):
+        if isinstance(value, dict):
+            self.created_dirs = value["created"]
+            self.backup_file = value["backup"]
+
+    def restore_call(self):
+        """The call that puts back what was there before (best effort: returns the problems it met)."""
+        st = self.old_stat
+        old = None if st is None else (self.old, st.mode, st.uid, st.gid)
+        return (_restore_file, (self.place, old, self.creates, self.created_dirs), {})
 
     def close(self):
         if self.place is not None:
@@ -498,9 +528,12 @@ def _apply_entries(entries, run_command, root, check_mode, backup, validate, ser
                    on_refusal):
     live = os.path.normpath(root) == "/"
 
-    # 1. look, and check everything that can be checked, before any write
+    # 1. look (one child per user whose directories hold files), and check everything before any write
     for e in entries:
-        e.inspect()
+        e.locate()
+    for owner, group in _by_owner([e for e in entries if e.refusal is None]):
+        for e, outcome in zip(group, run_each(owner, [e.look_call() for e in group])):
+            e.take_look(outcome)
     for e in entries:
         e.check_writable()
     refused = _leave_alone(entries)
@@ -541,27 +574,30 @@ def _apply_entries(entries, run_command, root, check_mode, backup, validate, ser
     if not (changed or post_needed):
         return result
 
-    # 2. write; a refusal met now (the user changed their directory meanwhile) restores that user's files
+    # 2. write, one child per user; a refusal met now (the user changed their directory meanwhile) restores
+    #    that user's files and leaves the others written
     applied = []
-    for e in changed:
-        if e.left_alone:
-            continue
-        applied.append(e)
-        try:
-            e.apply(backup=backup)
-        except Refused as exc:
-            e.refusal = exc
-            if on_refusal == "fail":
+    for owner, group in _by_owner(changed):
+        outcomes = run_each(owner, [e.write_call(backup) for e in group], stop_at_failure=True)
+        for e, (kind, value) in zip(group, outcomes):
+            if kind == "skipped":
+                continue
+            applied.append(e)
+            if kind == "ok":
+                e.took_write(value)
+            elif kind == "refused":
+                e.refusal = value
+                if on_refusal == "fail":
+                    problems = _rollback(applied, run_command)
+                    raise ApplyError("%s; every file of this call was restored%s. %s" % (
+                        e.describe_refusal(value), _problems(problems), REFUSAL_FIX), rolled_back=True)
+                _rollback([a for a in applied if a.group_key == e.group_key], run_command)
+                applied = [a for a in applied if a.group_key != e.group_key]
+                refused.extend(_leave_alone(entries))
+            else:
                 problems = _rollback(applied, run_command)
-                raise ApplyError("%s; every file of this call was restored%s. %s" % (
-                    e.describe_refusal(exc), _problems(problems), REFUSAL_FIX), rolled_back=True)
-            _rollback([a for a in applied if a.group_key == e.group_key], run_command)
-            applied = [a for a in applied if a.group_key != e.group_key]
-            refused.extend(_leave_alone(entries))
-        except (IOError, OSError) as exc:
-            problems = _rollback(applied, run_command)
-            raise ApplyError("writing %s failed: %s; every file of this call was restored%s"
-                             % (e.path, exc, _problems(problems)), rolled_back=True)
+                raise ApplyError("writing %s failed: %s; every file of this call was restored%s"
+                                 % (e.path, value, _problems(problems)), rolled_back=True)
     changed = [e for e in changed if not e.left_alone]
     post_needed = [e for e in post_needed if not e.left_alone]
     result.update(changed=bool(changed or post_needed), files=[e.result() for e in entries],
@@ -675,8 +711,12 @@ def _problems(problems):
 
 def _rollback(applied, run_command):
     problems = []
-    for e in reversed(applied):
-        problems.extend(e.restore())
+    for owner, group in _by_owner(list(reversed(applied))):
+        for kind, value in run_each(owner, [e.restore_call() for e in group]):
+            if kind == "ok":
+                problems.extend(value)
+            elif kind != "skipped":
+                problems.append(str(value))
     for e in applied:
         if e.old_stat is not None and e.post:
             for argv in e.post:

@@ -55,6 +55,7 @@ READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CL
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
 MAX_LINKS = 40
 CHILD_TIMEOUT = 120
+USER_FILE_LIMIT = 16 << 20  # a file in a user's directory larger than this is not one we wrote: not read
 
 
 class Refused(Exception):
@@ -148,10 +149,12 @@ class Place(object):
         return out
 
     def run(self, func, *args, **kwargs):
-        """Run ``func(place, *args, **kwargs)`` as the user who controls the place (a child process), or here."""
-        if self.owner is None or os.geteuid() != 0:
-            return func(self, *args, **kwargs)
-        return run_as(self.owner, func, self, *args, **kwargs)
+        """Run ``func(place, *args, **kwargs)`` as the user who controls the place (a child process), or here
+        (see ``run_each``); returns its result or raises its Refused / OSError."""
+        kind, value = run_each(self.owner, [(func, (self,) + args, kwargs)])[0]
+        if kind == "ok":
+            return value
+        raise value
 
     def close(self):
         if self.fd is not None:
@@ -262,14 +265,25 @@ def open_dir(dir_fd, name, path):
 # ------------------------------------------------------------------------------------------------
 # Acting as the user who controls a directory
 
+_LIBC = []
+
+
+def _libc():
+    """libc through ctypes, loaded once in the parent (importing ctypes in each child costs ~10 ms)."""
+    if not _LIBC:
+        try:
+            import ctypes  # pylint: disable=import-outside-toplevel
+            _LIBC.append(ctypes.CDLL(None, use_errno=True))
+        except Exception:  # pragma: no cover - no ctypes: setresuid already reset dumpable to fs.suid_dumpable
+            _LIBC.append(None)
+    return _LIBC[0]
+
+
 def _not_dumpable():
     """Keep the user away from the child's memory (ptrace, /proc/PID/mem) whatever fs.suid_dumpable says."""
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
+    if libc is not None:
         libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
-    except Exception:  # pragma: no cover - no ctypes: setresuid already reset dumpable to fs.suid_dumpable
-        pass
 
 
 def become(identity):
@@ -302,6 +316,73 @@ def _decode(value):
     return value
 
 
+def _call(func, args, kwargs):
+    """One call's outcome: ("ok", value), ("refused", Refused) or ("oserror", OSError)."""
+    try:
+        return ("ok", func(*args, **kwargs))
+    except Refused as e:
+        return ("refused", e)
+    except OSError as e:
+        return ("oserror", e)
+
+
+def _outcome_to_json(outcome):
+    kind, value = outcome
+    if kind == "refused":
+        return {"refused": [value.path, value.problem]}
+    if kind == "oserror":
+        return {"oserror": [value.errno, value.strerror, value.filename]}
+    return {kind: value}
+
+
+def _outcome_from_json(data):
+    if "refused" in data:
+        return ("refused", Refused(*data["refused"]))
+    if "oserror" in data:
+        return ("oserror", OSError(*data["oserror"]))
+    kind = "ok" if "ok" in data else "skipped"
+    return (kind, data.get(kind))
+
+
+def run_each(owner, calls, stop_at_failure=False):
+    """Run ``calls`` (``(func, args, kwargs)`` tuples) one after the other, in one child process that has
+    become ``owner`` (or here, when ``owner`` is None or this process is not root: it has nothing to drop),
+    and return one outcome per call: ``("ok", value)``, ``("refused", Refused)``, ``("oserror", OSError)``,
+    or ``("skipped", None)`` for calls after a failure when ``stop_at_failure``.
+
+    Inside a user's directory every error is that user's doing (they changed the directory meanwhile, their
+    quota is full, they stopped the child...): it comes back as a refusal for that user, never as a failure
+    that would stop the others."""
+    def body():
+        out = []
+        failed = False
+        for func, args, kwargs in calls:
+            if failed:
+                out.append(("skipped", None))
+                continue
+            outcome = _call(func, args, kwargs)
+            failed = stop_at_failure and outcome[0] != "ok"
+            out.append(outcome)
+        return out
+
+    if owner is None or os.geteuid() != 0:
+        return body()
+    try:
+        outcomes = [_outcome_from_json(d) for d in run_as(owner, lambda: [_outcome_to_json(o) for o in body()])]
+    except (Refused, OSError) as e:
+        refusal = e if isinstance(e, Refused) else Refused(owner.home or "/", "(working as %s): %s" % (owner.name, e))
+        return [("refused", refusal)] + [("skipped", None)] * (len(calls) - 1) if stop_at_failure else \
+            [("refused", refusal)] * len(calls)
+    out = []
+    for (_func, args, _kwargs), (kind, value) in zip(calls, outcomes):
+        if kind == "oserror":
+            where = getattr(args[0], "dest", None) if args else None
+            kind, value = "refused", Refused(where or owner.home or "/", "could not be handled as %s: %s"
+                                             % (owner.name, value.strerror or value))
+        out.append((kind, value))
+    return out
+
+
 def run_as(identity, func, *args, **kwargs):
     """Run ``func(*args, **kwargs)`` in a child process that has become ``identity``; return its result.
 
@@ -309,6 +390,7 @@ def run_as(identity, func, *args, **kwargs):
     raised again here; a child that does not answer within CHILD_TIMEOUT seconds (the user can stop it:
     it runs as them) is killed and reported as a refusal.
     """
+    _libc()
     rfd, wfd = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child (its coverage is not collected)
@@ -317,11 +399,7 @@ def run_as(identity, func, *args, **kwargs):
             os.close(rfd)
             try:
                 become(identity)
-                out = {"ok": func(*args, **kwargs)}
-            except Refused as e:
-                out = {"refused": [e.path, e.problem]}
-            except OSError as e:
-                out = {"oserror": [e.errno, e.strerror, e.filename]}
+                out = _outcome_to_json(_call(func, args, kwargs))
             except Exception as e:  # pylint: disable=broad-except
                 out = {"error": "%s: %s" % (type(e).__name__, e)}
             data = json.dumps(_encode(out)).encode("utf-8")
@@ -359,13 +437,12 @@ def run_as(identity, func, *args, **kwargs):
         out = None
     if not isinstance(out, dict) or status != 0:
         raise Refused(identity.home or "/", "(working as %s) was interrupted (wait status %d)" % (identity.name, status))
-    if "ok" in out:
-        return out["ok"]
-    if "refused" in out:
-        raise Refused(*out["refused"])
-    if "oserror" in out:
-        raise OSError(*out["oserror"])
-    raise RuntimeError("working as %s: %s" % (identity.name, out.get("error")))
+    if "error" in out:
+        raise RuntimeError("working as %s: %s" % (identity.name, out["error"]))
+    kind, value = _outcome_from_json(out)
+    if kind == "ok":
+        return value
+    raise value
 
 
 # ------------------------------------------------------------------------------------------------
@@ -398,8 +475,8 @@ def descend(place, dirs, create=False, dir_mode=0o755, created=None):
                     raise
                 if not create:
                     return fd, path, here
-                nfd = _make_dir(place, fd, path, name, dir_mode)
-                if created is not None:
+                nfd, made = _make_dir(place, fd, path, name, dir_mode)
+                if made and created is not None:
                     created.append(list(dirs[:i + 1]))
             try:
                 _check_owner(place, here, os.fstat(nfd))
@@ -415,7 +492,10 @@ def descend(place, dirs, create=False, dir_mode=0o755, created=None):
 
 
 def _make_dir(place, fd, path, name, dir_mode):
+    """mkdirat 0700, open it (no link followed), check it is ours, then fchmod to ``dir_mode``.
+    Returns (fd, whether this call made it)."""
     here = _join(path, name)
+    made = True
     try:
         os.mkdir(name, 0o700, dir_fd=fd)
     except OSError as e:
@@ -423,11 +503,19 @@ def _make_dir(place, fd, path, name, dir_mode):
             raise Refused(path, "is not writable%s: %s" % (_by(place), e.strerror))
         if e.errno != errno.EEXIST:
             raise
-    nfd = open_dir(fd, name, here)
+        made = False  # made meanwhile (by an earlier file of this call, or by the user): checked below
+    try:
+        nfd = open_dir(fd, name, here)
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            raise Refused(here, "was replaced by another user while being created")
+        raise
     nst = os.fstat(nfd)
     if nst.st_uid != os.geteuid():
         os.close(nfd)
         raise Refused(here, "was replaced by another user while being created")
+    if not made:
+        return nfd, False
     try:
         rfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
         try:
@@ -438,7 +526,7 @@ def _make_dir(place, fd, path, name, dir_mode):
     except BaseException:
         os.close(nfd)
         raise
-    return nfd
+    return nfd, True
 
 
 def _by(place):
@@ -468,6 +556,8 @@ def open_existing(place, dfd, dpath, name, trusted):
     if place.owner is not None:
         try:
             _check_owner(place, path, st)
+            if st.st_size > USER_FILE_LIMIT:
+                raise Refused(path, "is larger than %d MiB" % (USER_FILE_LIMIT >> 20))
         except Refused:
             os.close(fd)
             raise
@@ -604,7 +694,12 @@ def op_write(place, data, mode, uid=None, gid=None, dir_mode=0o755, backup=False
                 ours = os.fstat(fd)
             finally:
                 os.close(fd)
-            os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            try:
+                os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            except OSError as e:
+                if e.errno == errno.ENOENT:  # someone moved our temporary file away
+                    raise Refused(_join(dpath, name), "was replaced while it was being written")
+                raise
             tmp = None
         finally:
             if tmp is not None:
@@ -612,8 +707,11 @@ def op_write(place, data, mode, uid=None, gid=None, dir_mode=0o755, backup=False
                     os.unlink(tmp, dir_fd=dfd)
                 except OSError:
                     pass
-        now = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-        if (now.st_dev, now.st_ino) != (ours.st_dev, ours.st_ino):
+        try:
+            now = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except OSError:
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != (ours.st_dev, ours.st_ino):
             raise Refused(_join(dpath, name), "was replaced while it was being written")
         return result
     finally:

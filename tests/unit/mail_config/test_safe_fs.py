@@ -9,11 +9,9 @@ import errno
 import grp
 import os
 import pwd
-import shutil
 import signal
 import stat
 import subprocess
-import uuid
 
 import pytest
 
@@ -21,6 +19,7 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils import _safe_fs
 from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import ApplyError, apply_plan
 from ansible_collections.mailfleet.outlook.plugins.module_utils._safe_fs import (
     Identity, Refused, locate, op_look, run_as)
+from mailfleet_testing.local_users import scratch_dir
 
 pytestmark = [pytest.mark.timeout(60),
               pytest.mark.skipif(os.geteuid() != 0, reason="drops privileges to other users: needs root")]
@@ -46,11 +45,8 @@ def users():
 
 @pytest.fixture
 def base():
-    path = "/tmp/mfsw-%s" % uuid.uuid4().hex[:10]
-    os.mkdir(path)
-    os.chmod(path, 0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with scratch_dir("mfsw", 0o755) as path:
+        yield path
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@
 
 Per-user formats take ``user``, ``group``, ``home`` and ``account`` (one entry of the
 ``mailfleet.outlook.client_accounts`` filter's ``accounts``); their files are owned by the user, mode 0600,
-and are whole files owned by the role; the directories on their way are created by the user, 0700. Host-wide and published formats take ``domain`` (one entry of the
+and are whole files owned by the role; the directories on their way are created by the user,
+0700. Host-wide and published formats take ``domain`` (one entry of the
 filter's ``domains``) or ``account`` plus a target directory.
 
 Templates live in ``plugins/templates/client_<name>/``.

@@ -95,6 +95,7 @@ class ActionModule(ActionBase):
             root=args["root"],
             backup=args["backup"],
             reload=args["reload"],
+            on_refusal=args["on_refusal"],
             files=plan["files"],
             secret_contents=plan["secret_contents"],
             secrets=dict((k, v) for k, v in (args["secrets"] or {}).items() if v),
@@ -202,7 +203,7 @@ class ActionModule(ActionBase):
                     raise PlanError("formats %s and %s both write %s" % (seen_paths[path], fmt.name, path))
                 seen_paths[path] = fmt.name
                 entry = {"path": path, "mode": mode, "owner": owner, "group": group, "secret": spec.secret,
-                         "post": post, "creates": creates, "remove_with": remove_with}
+                         "dir_mode": spec.dir_mode, "post": post, "creates": creates, "remove_with": remove_with}
                 if post and spec.post_hint is not None:
                     entry["post_hint"] = spec.post_hint(var)
                 if spec.when is not None and not spec.when(ctx):

@@ -6,36 +6,42 @@ Standard library only (runs on the managed host).  The plan handed in by the act
 of file entries::
 
     {"path": "/etc/postfix/main.cf", "content": "...", "state": "present"|"absent",
-     "mode": "0644", "owner": "root", "group": "root", "secret": False,
+     "mode": "0644", "owner": "root", "group": "root", "secret": False, "dir_mode": "0755",
      "post": [["postmap", "hash:{dest}"]], "creates": ["{dest}.db"], "remove_with": ["{dest}.db"]}
 
 plus validators (argv lists run after all files are in place) and service actions.  The contract:
 
-* everything that can be checked before writing (paths, owners, groups, modes) is checked first;
-  nothing is written when a check fails;
-* each changed file is written to a temporary file in its own directory and renamed over the target;
+* everything that can be checked before writing (paths, owners, groups, modes, the way to each file) is
+  checked first; nothing is written when a check fails;
+* every file is reached through ``_safe_fs``: a descriptor walk from ``/`` that never follows a link
+  someone other than root could have placed.  Below a directory that another user controls (a home
+  directory, a service user's directory) every step -- look, create directories, write, chmod, back up,
+  rename, remove -- runs in a child process that has become that user; a link, a parent that is not a
+  directory or a directory of someone else there is a refusal for that user (``on_refusal``);
+* each changed file is written to a temporary file (``O_EXCL``, 0600) in its own directory, its owner and
+  mode set on the open descriptor, and renamed over the target; a backup (``backup``) is a copy created
+  0600 (or stricter, as the file was) with an unpredictable name in the same directory;
 * post steps run for files whose content changed (or whose ``creates`` outputs are missing);
 * validators run once after all files are in place; when a post step or a validator fails, every
   file of the call is restored (content, mode, owner) or removed if it did not exist, post steps of
   restored files run again, and the call fails with the command's output;
-* secret files never show their content in diffs or results.
+* secret files never show their content, or a hash of it, in diffs or results: size and "changed" only.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
 import grp
 import hashlib
 import os
 import pwd
 import select
-import shutil
-import stat
 import subprocess
-import tempfile
 import time
+
+from ansible_collections.mailfleet.outlook.plugins.module_utils._safe_fs import (
+    Refused, group_name, locate, op_chattr, op_exists, op_look, op_remove, op_remove_dirs, op_write, run_each, user_name)
 
 try:
     import pty
@@ -58,6 +64,7 @@ USER_ARGUMENT_SPEC = dict(
     backup=dict(type="bool", default=False),
     reload=dict(type="bool", default=True),
     validate_only=dict(type="bool", default=False),
+    on_refusal=dict(type="str", default="fail", choices=["fail", "skip"]),
 )
 
 
@@ -71,11 +78,12 @@ class ApplyError(Exception):
         self.rolled_back = rolled_back
 
 
-def redact(data):
-    """The text shown instead of a secret file's content."""
+def redact(data, changed=False):
+    """The text shown instead of a secret file's content: its size, and whether it changed (never a hash:
+    a hash of a short secret is a way to guess it)."""
     if data is None:
         return ""
-    return "<redacted: %d bytes, sha256 %s>\n" % (len(data), hashlib.sha256(data).hexdigest())
+    return "<redacted: %d bytes%s>\n" % (len(data), ", changed" if changed else "")
 
 
 def under_root(root, path):
@@ -126,12 +134,80 @@ def _gid(group):
         raise ApplyError("group %r does not exist on this host" % group)
 
 
+class _Stat(object):
+    """Mode and owner of a file as found (from the descriptor it was read through)."""
+
+    def __init__(self, info):
+        self.mode = info["mode"]
+        self.uid = info["uid"]
+        self.gid = info["gid"]
+
+
+def _path_exists(path):
+    """lexists() for a target-side path, through the same descriptor walk (a link is not followed)."""
+    try:
+        place = locate(path)
+    except Refused:
+        return False
+    try:
+        return place.run(op_exists)
+    finally:
+        place.close()
+
+
+def _remove_path(path):
+    place = locate(path)
+    try:
+        return place.run(op_remove)
+    finally:
+        place.close()
+
+
+def _remove_file(place, exists, extra):
+    """state=absent: unlink the file (never what a link there points to) and its outputs."""
+    if exists:
+        op_remove(place)
+    for p in extra:
+        _remove_path(p)
+
+
+def _restore_file(place, old, creates, created_dirs):
+    """Put a file back as it was (``old``: content, mode, uid, gid; None: it did not exist); best effort."""
+    problems = []
+    try:
+        if old is None:
+            op_remove(place)
+            for p in creates:
+                _remove_path(p)
+        else:
+            op_write(place, *old)
+        if created_dirs:
+            op_remove_dirs(place, created_dirs)
+    except (IOError, OSError, Refused) as e:
+        problems.append("%s: %s" % (place.dest, e))
+    return problems
+
+
+def _by_owner(entries):
+    """Entries grouped by the user who controls their directory (None: root), in order of appearance."""
+    groups = []
+    index = {}
+    for e in entries:
+        key = e.group_key
+        if key not in index:
+            index[key] = len(groups)
+            groups.append((e.owner, []))
+        groups[index[key]][1].append(e)
+    return groups
+
+
 class _Entry(object):
     """One file of the plan, with what is on disk now."""
 
     def __init__(self, spec, root):
         self.spec = spec
         self.path = spec["path"]
+        self.root = root
         self.dest = under_root(root, self.path)
         self.state = spec.get("state") or "present"
         content = spec.get("content")
@@ -140,11 +216,19 @@ class _Entry(object):
         self.new = None if content is None else content.encode("utf-8")
         self.secret = bool(spec.get("secret"))
         self.mode = _mode_int(spec.get("mode"))
+        dir_mode = _mode_int(spec.get("dir_mode"))
+        self.dir_mode = 0o755 if dir_mode is None else dir_mode
         self.uid = _uid(spec.get("owner"))
         self.gid = _gid(spec.get("group"))
         self.post = [[_expand(a, self.dest, root) for a in argv] for argv in (spec.get("post") or [])]
         self.creates = [_expand(p, self.dest, root) for p in (spec.get("creates") or [])]
         self.remove_with = [_expand(p, self.dest, root) for p in (spec.get("remove_with") or [])]
+        self.place = None
+        self.owner = None        # the Identity that controls the file's directory (None: root does)
+        self.refusal = None      # a Refused found while looking
+        self.left_alone = None   # the reason this file is not written (a refusal of this user's files)
+        self.writable = True
+        self.writable_dir = None
         self.old = None
         self.old_stat = None
         self.content_changed = False
@@ -154,54 +238,79 @@ class _Entry(object):
         self.created_dirs = []
 
     # -- inspection -------------------------------------------------------------------------
-    def inspect(self):
+    @property
+    def group_key(self):
+        return None if self.owner is None else self.owner.uid
+
+    def describe_refusal(self, refusal):
+        return refusal.describe(self.owner.home if self.owner is not None else None)
+
+    def locate(self):
+        """Find the way to the file (no link followed that root did not place) and who controls it."""
         try:
-            st = os.lstat(self.dest)
+            self.place = locate(self.path, self.root)
+        except Refused as e:
+            self.refusal = e
+            return
         except OSError as e:
-            if e.errno != errno.ENOENT:
-                raise ApplyError("%s: cannot stat: %s" % (self.dest, e.strerror))
-            st = None
-        if st is not None and stat.S_ISLNK(st.st_mode):
-            # follow the link: the file it points to is the one we manage
-            real = os.path.realpath(self.dest)
-            self.dest = real
-            try:
-                st = os.lstat(real)
-            except OSError:
-                st = None
-        if st is not None and not stat.S_ISREG(st.st_mode):
-            raise ApplyError("%s exists and is not a regular file" % self.dest)
+            raise ApplyError("%s: cannot look at it: %s" % (self.path, e.strerror))
+        self.owner = self.place.owner
+        self.dest = self.place.dest
+        if self.owner is not None:
+            if self.post or self.creates or self.remove_with:
+                raise ApplyError("%s: post steps and map files cannot be used in %s, a directory user %s controls"
+                                 % (self.path, self.place.path, self.owner.name))
+            self.refusal = self._owner_refusal()
+
+    def look_call(self):
+        return (op_look, (self.place,), {})
+
+    def take_look(self, outcome):
+        """What op_look found (run as the directory's user): the old content, mode and owner."""
+        kind, info = outcome
+        if kind == "refused":
+            self.refusal = info
+            return
+        if kind == "oserror":
+            raise ApplyError("%s: cannot look at it: %s" % (self.dest, info.strerror))
+        self.writable = info["writable"]
+        self.writable_dir = info.get("dir")
+        st = _Stat(info) if info["exists"] else None
         self.old_stat = st
         if st is not None:
-            try:
-                with open(self.dest, "rb") as f:
-                    self.old = f.read()
-            except (IOError, OSError) as e:
-                raise ApplyError("%s: cannot read: %s" % (self.dest, e.strerror))
+            self.old = info["content"]
 
         if self.state == "absent":
             self.content_changed = st is not None
-            self.removed_extra = [p for p in self.remove_with if os.path.lexists(p)]
+            self.removed_extra = [p for p in self.remove_with if _path_exists(p)]
             return
         self.content_changed = self.old != self.new
         if st is not None and not self.content_changed:
-            want_mode = self.mode if self.mode is not None else stat.S_IMODE(st.st_mode)
-            want_uid = self.uid if self.uid is not None else st.st_uid
-            want_gid = self.gid if self.gid is not None else st.st_gid
-            self.attrs_changed = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) != (want_mode, want_uid, want_gid)
+            want_mode = self.mode if self.mode is not None else st.mode
+            want_uid = self.uid if self.uid is not None else st.uid
+            want_gid = self.gid if self.gid is not None else st.gid
+            self.attrs_changed = (st.mode != want_mode or st.uid != want_uid or st.gid != want_gid)
+
+    def _owner_refusal(self):
+        """Inside a directory another user controls, files are written as that user: refuse other owners."""
+        who = self.owner
+        if self.uid is not None and self.uid != who.uid:
+            return Refused(self.place.path, "belongs to %s: a file there can only be written as %s, not with owner %s"
+                           % (who.name, who.name, user_name(self.uid)))
+        if self.gid is not None and self.gid not in who.groups:
+            return Refused(self.place.path, "belongs to %s, who is not a member of group %s asked for %s"
+                           % (who.name, group_name(self.gid), self.path))
+        return None
 
     def check_writable(self):
         """Fail now (before any write) if the file could not be written or removed."""
-        if not (self.changed or self.needs_post()):
+        if self.refusal is not None or not (self.changed or self.needs_post()):
             return
-        parent = os.path.dirname(self.dest)
-        probe = parent
-        while not os.path.exists(probe):
-            probe = os.path.dirname(probe)
-        if not os.path.isdir(probe):
-            raise ApplyError("%s: %s is not a directory" % (self.path, probe))
-        if not os.access(probe, os.W_OK | os.X_OK):
-            raise ApplyError("%s: directory %s is not writable" % (self.path, probe))
+        if not self.writable:
+            if self.owner is not None:
+                self.refusal = Refused(self.writable_dir, "is not writable by %s" % self.owner.name)
+                return
+            raise ApplyError("%s: directory %s is not writable" % (self.path, self.writable_dir))
         if self.uid is not None and os.geteuid() != 0 and self.uid != os.geteuid():
             raise ApplyError("%s: owner %r needs root" % (self.path, self.spec.get("owner")))
 
@@ -214,7 +323,7 @@ class _Entry(object):
             return False
         if self.content_changed:
             return True
-        return any(not os.path.exists(p) for p in self.creates)
+        return any(not _path_exists(p) for p in self.creates)
 
     # -- reporting ----------------------------------------------------------------------------
     def diff(self):
@@ -222,7 +331,7 @@ class _Entry(object):
         after = self.new if self.state == "present" else None
         if self.secret:
             b_text = redact(before) if before is not None else ""
-            a_text = redact(after) if after is not None else ""
+            a_text = redact(after, changed=self.content_changed and before is not None) if after is not None else ""
         else:
             b_text = before.decode("utf-8", "replace") if before is not None else ""
             a_text = after.decode("utf-8", "replace") if after is not None else ""
@@ -231,7 +340,7 @@ class _Entry(object):
              "before": b_text, "after": a_text}
         if self.attrs_changed and not self.content_changed:
             st = self.old_stat
-            d["before_header"] += " (mode %04o uid %d gid %d)" % (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+            d["before_header"] += " (mode %04o uid %d gid %d)" % (st.mode, st.uid, st.gid)
             d["after_header"] += " (mode %s uid %s gid %s)" % (
                 "%04o" % self.mode if self.mode is not None else "unchanged",
                 self.uid if self.uid is not None else "unchanged",
@@ -240,101 +349,48 @@ class _Entry(object):
 
     def result(self):
         r = {"path": self.path, "dest": self.dest, "state": self.state, "secret": self.secret,
-             "changed": self.changed, "content_changed": self.content_changed,
+             "changed": self.changed and not self.left_alone, "content_changed": self.content_changed,
              "attributes_changed": self.attrs_changed}
         if self.state == "present":
             r["size"] = len(self.new)
-            r["sha256"] = hashlib.sha256(self.new).hexdigest()
+            if not self.secret:  # a hash of a secret is a way to guess it: size and "changed" only
+                r["sha256"] = hashlib.sha256(self.new).hexdigest()
+        if self.owner is not None:
+            r["written_as"] = self.owner.name
+        if self.left_alone:
+            r["left_alone"] = self.left_alone
         if self.backup_file:
             r["backup_file"] = self.backup_file
         return r
 
     # -- writing ------------------------------------------------------------------------------
-    def _make_parents(self):
-        parent = os.path.dirname(self.dest)
-        missing = []
-        while not os.path.isdir(parent):
-            missing.append(parent)
-            parent = os.path.dirname(parent)
-        for d in reversed(missing):
-            os.mkdir(d, 0o755)
-            self.created_dirs.append(d)
-
-    def _write_bytes(self, data, mode, uid, gid):
-        parent = os.path.dirname(self.dest)
-        fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(self.dest), suffix=".mailfleet",
-                                   dir=parent)
-        try:
-            # restrictive first: the content is written before the final mode is applied
-            os.fchmod(fd, 0o600)
-            if uid is not None or gid is not None:
-                os.fchown(fd, -1 if uid is None else uid, -1 if gid is None else gid)
-            with os.fdopen(fd, "wb") as f:
-                fd = None
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, mode)
-            os.rename(tmp, self.dest)
-            tmp = None
-        finally:
-            if fd is not None:
-                os.close(fd)
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
-
-    def backup(self):
-        if self.old is None or not self.content_changed:
-            return
-        stamp = time.strftime("%Y-%m-%d@%H:%M:%S")
-        name = "%s.%d.%s~" % (self.dest, os.getpid(), stamp)
-        shutil.copy2(self.dest, name)
-        if self.old_stat is not None:
-            try:
-                os.chown(name, self.old_stat.st_uid, self.old_stat.st_gid)
-            except OSError:
-                pass
-        self.backup_file = name
-
-    def apply(self):
+    def write_call(self, backup=False):
+        """The call that writes (or removes, or re-moded) this file, for run_each."""
         if self.state == "absent":
-            if self.old_stat is not None:
-                os.unlink(self.dest)
-            for p in self.removed_extra:
-                os.unlink(p)
-            return
+            return (_remove_file, (self.place, self.old_stat is not None, self.removed_extra), {})
         st = self.old_stat
-        mode = self.mode if self.mode is not None else (stat.S_IMODE(st.st_mode) if st else 0o644)
-        uid = self.uid if self.uid is not None else (st.st_uid if st else None)
-        gid = self.gid if self.gid is not None else (st.st_gid if st else None)
+        mode = self.mode if self.mode is not None else (st.mode if st else 0o644)
+        uid = self.uid if self.uid is not None else (st.uid if st else None)
+        gid = self.gid if self.gid is not None else (st.gid if st else None)
         if self.content_changed:
-            self._make_parents()
-            self._write_bytes(self.new, mode, uid, gid)
-        elif self.attrs_changed:
-            os.chown(self.dest, -1 if uid is None else uid, -1 if gid is None else gid)
-            os.chmod(self.dest, mode)
+            return (op_write, (self.place, self.new, mode, uid, gid),
+                    {"dir_mode": self.dir_mode, "backup": backup and self.old is not None})
+        return (op_chattr, (self.place, mode, uid, gid), {})
 
-    def restore(self):
-        """Put back what was there before apply() (best effort, never raises)."""
-        errors = []
-        try:
-            if self.old_stat is None:
-                if os.path.lexists(self.dest):
-                    os.unlink(self.dest)
-                for p in self.creates:
-                    if os.path.lexists(p):
-                        os.unlink(p)
-            else:
-                st = self.old_stat
-                self._write_bytes(self.old, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
-            for d in reversed(self.created_dirs):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
-        except (IOError, OSError) as e:
-            errors.append("%s: %s" % (self.dest, e))
-        return errors
+    def took_write(self, value):
+        if isinstance(value, dict):
+            self.created_dirs = value["created"]
+            self.backup_file = value["backup"]
+
+    def restore_call(self):
+        """The call that puts back what was there before (best effort: returns the problems it met)."""
+        st = self.old_stat
+        old = None if st is None else (self.old, st.mode, st.uid, st.gid)
+        return (_restore_file, (self.place, old, self.creates, self.created_dirs), {})
+
+    def close(self):
+        if self.place is not None:
+            self.place.close()
 
 
 # Where Ansible's get_bin_path looks besides PATH: Postfix's commands live in /usr/sbin, often not on a user's PATH.
@@ -412,33 +468,80 @@ def run_with_tty(argv, timeout=120):
 
 
 def apply_plan(files, run_command, root="/", check_mode=False, backup=False, validate=None,
-               services=None, run_services=True, programs=None, which=find_program):
+               services=None, run_services=True, programs=None, which=find_program, on_refusal="fail"):
     """Apply ``files`` as one unit.  Returns a result dict; raises ApplyError (already rolled back).
 
     ``programs`` maps the programs of post steps, validators and services to the package that provides them.
     Every such program is looked up (``which``) before anything is written: on the live system a missing one
     fails the call with its name, its package and the fix; under an image ``root`` a missing post step is
     skipped with a warning that says what was not compiled and how to do it in the image.
+
+    A file whose way is refused (a link another user could have placed, a parent that is not a directory,
+    a directory of someone else: see ``_safe_fs``) fails the call before any write (``on_refusal="fail"``)
+    or leaves every file of that user alone and goes on with the others (``"skip"``: listed in
+    ``refused``).
     """
     root = root or "/"
-    live = os.path.normpath(root) == "/"
     seen = set()
     entries = []
-    for spec in files:
-        e = _Entry(spec, root)
-        if e.dest in seen:
-            raise ApplyError("%s is listed twice" % e.path)
-        seen.add(e.dest)
-        entries.append(e)
+    try:
+        for spec in files:
+            e = _Entry(spec, root)
+            if e.dest in seen:
+                raise ApplyError("%s is listed twice" % e.path)
+            seen.add(e.dest)
+            entries.append(e)
+        return _apply_entries(entries, run_command, root, check_mode, backup, validate, services, run_services,
+                              programs, which, on_refusal)
+    finally:
+        for e in entries:
+            e.close()
 
-    # 1. look, and check everything that can be checked, before any write
+
+def refusal_text(refused):
+    """One line per refusal: 'user alice: left alone: ~/.config is a symbolic link (for /home/alice/...)'."""
+    return "; ".join("%s%s (for %s)" % ("user %s: " % r["user"] if r["user"] else "", r["reason"], r["path"])
+                     for r in refused)
+
+
+REFUSAL_FIX = ("Fix: make each of them a real directory or file that belongs to that user (no symbolic link, "
+               "no file where a directory belongs, no directory of another user), or set on_refusal=skip to "
+               "leave those users alone and write the others")
+
+
+def _leave_alone(entries):
+    """A refusal leaves every file of the same user alone (a user's files are one unit); others go on."""
+    refused = []
+    reasons = {}
     for e in entries:
-        e.inspect()
+        if e.refusal is not None and e.left_alone is None:
+            reason = e.describe_refusal(e.refusal)
+            reasons.setdefault(e.group_key, reason)
+            refused.append({"path": e.path, "user": e.owner.name if e.owner is not None else None, "reason": reason})
+    for e in entries:
+        if e.group_key in reasons and e.left_alone is None:
+            e.left_alone = e.describe_refusal(e.refusal) if e.refusal is not None else reasons[e.group_key]
+    return refused
+
+
+def _apply_entries(entries, run_command, root, check_mode, backup, validate, services, run_services, programs, which,
+                   on_refusal):
+    live = os.path.normpath(root) == "/"
+
+    # 1. look (one child per user whose directories hold files), and check everything before any write
+    for e in entries:
+        e.locate()
+    for owner, group in _by_owner([e for e in entries if e.refusal is None]):
+        for e, outcome in zip(group, run_each(owner, [e.look_call() for e in group])):
+            e.take_look(outcome)
     for e in entries:
         e.check_writable()
+    refused = _leave_alone(entries)
+    if refused and on_refusal == "fail":
+        raise ApplyError("%s. Nothing was written. %s" % (refusal_text(refused), REFUSAL_FIX))
 
-    changed = [e for e in entries if e.changed]
-    post_needed = [e for e in entries if e.needs_post()]
+    changed = [e for e in entries if e.changed and not e.left_alone]
+    post_needed = [e for e in entries if not e.left_alone and e.needs_post()]
     validators = []
     for v in (validate or []):
         tty = isinstance(v, dict) and v.get("tty")
@@ -459,6 +562,7 @@ def apply_plan(files, run_command, root="/", check_mode=False, backup=False, val
         "services": [],
         "skipped_steps": [],
         "warnings": [],
+        "refused": refused,
     }
     if check_mode:
         result["post_steps"] = [" ".join(a) for e in post_needed for a in e.post]
@@ -470,19 +574,34 @@ def apply_plan(files, run_command, root="/", check_mode=False, backup=False, val
     if not (changed or post_needed):
         return result
 
-    # 2. write
+    # 2. write, one child per user; a refusal met now (the user changed their directory meanwhile) restores
+    #    that user's files and leaves the others written
     applied = []
-    try:
-        for e in changed:
-            if backup:
-                e.backup()
+    for owner, group in _by_owner(changed):
+        outcomes = run_each(owner, [e.write_call(backup) for e in group], stop_at_failure=True)
+        for e, (kind, value) in zip(group, outcomes):
+            if kind == "skipped":
+                continue
             applied.append(e)
-            e.apply()
-    except (IOError, OSError) as exc:
-        problems = _rollback(applied, run_command)
-        raise ApplyError("writing %s failed: %s; every file of this call was restored%s"
-                         % (applied[-1].path if applied else "?", exc, _problems(problems)), rolled_back=True)
-    result["files"] = [e.result() for e in entries]
+            if kind == "ok":
+                e.took_write(value)
+            elif kind == "refused":
+                e.refusal = value
+                if on_refusal == "fail":
+                    problems = _rollback(applied, run_command)
+                    raise ApplyError("%s; every file of this call was restored%s. %s" % (
+                        e.describe_refusal(value), _problems(problems), REFUSAL_FIX), rolled_back=True)
+                _rollback([a for a in applied if a.group_key == e.group_key], run_command)
+                applied = [a for a in applied if a.group_key != e.group_key]
+                refused.extend(_leave_alone(entries))
+            else:
+                problems = _rollback(applied, run_command)
+                raise ApplyError("writing %s failed: %s; every file of this call was restored%s"
+                                 % (e.path, value, _problems(problems)), rolled_back=True)
+    changed = [e for e in changed if not e.left_alone]
+    post_needed = [e for e in post_needed if not e.left_alone]
+    result.update(changed=bool(changed or post_needed), files=[e.result() for e in entries],
+                  changed_files=[e.path for e in changed], diff=[e.diff() for e in changed])
 
     # 3. post steps (postmap ...) and validators; any failure rolls everything back
     steps = []
@@ -592,8 +711,12 @@ def _problems(problems):
 
 def _rollback(applied, run_command):
     problems = []
-    for e in reversed(applied):
-        problems.extend(e.restore())
+    for owner, group in _by_owner(list(reversed(applied))):
+        for kind, value in run_each(owner, [e.restore_call() for e in group]):
+            if kind == "ok":
+                problems.extend(value)
+            elif kind != "skipped":
+                problems.append(str(value))
     for e in applied:
         if e.old_stat is not None and e.post:
             for argv in e.post:

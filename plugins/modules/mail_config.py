@@ -15,11 +15,19 @@ description:
     mail settings (see C(docs/mail_config.md)), then writes every file of the host in a single module call.
   - Each changed file is written atomically (temporary file and rename in the same directory), with its
     mode, owner and group; backups on request.
+  - "No step follows a symbolic link that someone other than root could have placed. Every path is walked
+    from C(/) with directory descriptors (C(O_DIRECTORY|O_NOFOLLOW)); below a directory that belongs to
+    another user (a home directory, for example) every step - look, create directories, write, set modes,
+    back up, rename, remove - runs in a child process that has become that user, so the kernel enforces that
+    nothing the user arranges there reaches a file that user could not write. A link, a parent that is not
+    a directory or a directory of someone else on the way is a named refusal for that user
+    (C(left alone: ~/.config is a symbolic link)); see O(on_refusal)."
   - After writing, the format's post steps run (for Postfix, C(postmap) of the hash/lmdb maps) and then its
     validator (for Postfix, C(postfix check) against the new configuration). If any of them fails, every
     file of the call is restored and the task fails with the command's output. Nothing is half-applied.
   - "Check mode reports exactly which files would change; diff mode shows before and after per file, with
-    files that hold secrets redacted as C(<redacted: N bytes, sha256 ...>)."
+    files that hold secrets redacted as C(<redacted: N bytes>) (C(<redacted: N bytes, changed>) after a change):
+    no hash of a secret appears in any result or diff."
   - Bad input (unknown format, missing required setting or variable, unwritable path) fails before any file
     is written.
   - This module is run by its action plugin of the same name; the options under "set by the action plugin"
@@ -85,9 +93,23 @@ options:
     type: path
     default: /
   backup:
-    description: Keep a timestamped copy of each file that is replaced.
+    description:
+      - Keep a copy of each file that is replaced, next to it, named C(<name>.<timestamp>.<random>~).
+      - The copy is created mode 0600 (or the file's mode if stricter) from its first byte, with
+        C(O_EXCL|O_NOFOLLOW), owned like the file; inside a user's directory it is written by that user.
     type: bool
     default: false
+  on_refusal:
+    description:
+      - What to do when the way to a file is refused (a symbolic link another user could have placed, a
+        parent that is not a directory, a directory that belongs to someone else, an owner that the
+        directory's user cannot give).
+      - C(fail) fails the task before anything is written, naming each refusal.
+      - C(skip) leaves every file of that user alone (a user's files are one unit), writes the others and
+        lists the refusals in RV(refused) and as warnings. The client role uses C(skip) by default.
+    type: str
+    default: fail
+    choices: [fail, skip]
   reload:
     description:
       - Reload the format's services (never restart) after a successful change, when they are running.
@@ -130,7 +152,7 @@ attributes:
     support: full
   diff_mode:
     support: full
-    details: Files marked secret are shown as their size and SHA-256 only.
+    details: Files marked secret are shown as their size (and whether they changed) only.
   platform:
     platforms: posix
   safe_file_operations:
@@ -187,10 +209,22 @@ changed_files:
   elements: str
   sample: [/etc/postfix/main.cf]
 files:
-  description: Every file of the call with its state, whether it changed, size and SHA-256 of the new content.
+  description:
+    - Every file of the call with its state, whether it changed, size and (files that are not secret) SHA-256
+      of the new content; C(written_as) (the user who controls its directory, when not root), C(left_alone)
+      (why it was not written) and C(backup_file) when they apply.
   returned: always
   type: list
   elements: dict
+refused:
+  description:
+    - "The refusals met, one per refused file, with the user whose directory it is (or null), the file and the
+      reason, for example C(left alone: ~/.config is a symbolic link). Only with O(on_refusal=skip); with
+      C(fail) the task fails instead."
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"user": "alice", "path": "/home/alice/.config/msmtp/config", "reason": "left alone: ~/.config is a symbolic link"}]
 post_steps:
   description: Post steps that ran (or would run in check mode), for example C(postmap hash:/etc/postfix/sasl_passwd).
   returned: always
@@ -225,7 +259,7 @@ warnings_settings:
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import USER_ARGUMENT_SPEC, ApplyError, apply_plan
+from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import USER_ARGUMENT_SPEC, ApplyError, apply_plan, refusal_text
 
 
 def main():
@@ -260,7 +294,7 @@ def main():
     try:
         result = apply_plan(files, run, root=p["root"], check_mode=module.check_mode, backup=p["backup"],
                             validate=p["validate"], services=p["services"], run_services=p["reload"],
-                            programs=p["programs"])
+                            programs=p["programs"], on_refusal=p["on_refusal"])
     except ApplyError as e:
         module.fail_json(msg=e.msg, rolled_back=e.rolled_back, validator_output=e.output or "")
     except Exception as e:  # pragma: no cover - unexpected
@@ -268,6 +302,8 @@ def main():
 
     for text in result.pop("warnings", None) or []:
         module.warn(text)
+    for refusal in result["refused"]:
+        module.warn(refusal_text([refusal]))
     diff = result.pop("diff")
     if module._diff:
         result["diff"] = diff

@@ -5,7 +5,8 @@
 
 Per-user formats take ``user``, ``group``, ``home`` and ``account`` (one entry of the
 ``mailfleet.outlook.client_accounts`` filter's ``accounts``); their files are owned by the user, mode 0600,
-and are whole files owned by the role. Host-wide and published formats take ``domain`` (one entry of the
+and are whole files owned by the role; the directories on their way are created by the user,
+0700. Host-wide and published formats take ``domain`` (one entry of the
 filter's ``domains``) or ``account`` plus a target directory.
 
 Templates live in ``plugins/templates/client_<name>/``.
@@ -66,7 +67,7 @@ def _user_format(name, description, files, extra_vars=None, secrets=()):
 
 
 def _user_file(template, path, secret=False, when=None):
-    return File(template, path, mode="0600", owner="{user}", group="{group}", secret=secret, when=when)
+    return File(template, path, mode="0600", owner="{user}", group="{group}", secret=secret, when=when, dir_mode="0700")
 
 
 CLIENT_MSMTP = _user_format(

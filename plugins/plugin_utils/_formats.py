@@ -39,6 +39,9 @@ Contract of a ``Format``:
 ``path``         target path; ``{name}`` placeholders are filled from ``cfg`` (format variables merged with
                  ``prepare``'s values), e.g. ``{postfix_dir}/main.cf``.
 ``mode/owner/group``  strings; placeholders allowed (per-user files: ``owner="{user}"``).
+``dir_mode``     mode of the directories the module creates on the file's way (default ``0755``; per-user
+                 files ``0700``).  Directories are created by whoever controls their parent: inside a
+                 user's home, by that user.
 ``secret``       the file holds a secret: mode should be 0600, content is redacted in diffs and results.
 ``when``         optional ``when(ctx) -> bool``; when false the file is *removed* from the target if it
                  exists (with its ``remove_with`` outputs), so dropping an option drops its file.
@@ -71,8 +74,9 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 class File(object):
     def __init__(self, template, path, mode="0644", owner="root", group="root", secret=False, when=None,
                  post=None, creates=None, remove_with=None, finalize=None, source=None, post_when=None,
-                 post_hint=None):
+                 post_hint=None, dir_mode="0755"):
         self.template = template
+        self.dir_mode = dir_mode
         self.source = source
         self.path = path
         self.mode = mode

@@ -273,6 +273,8 @@ def test_foreign_files_and_symlinks_are_left_alone(run_playbook, lab_settings, u
     os.makedirs(os.path.dirname(own))
     with open(own, "w") as f:
         f.write("# my own msmtp config\naccount default\nhost mail.example.org\n")
+    # alice wrote it herself: her directories are hers (a root-owned ~/.config would be refused)
+    subprocess.run(["chown", "-R", "%d:%d" % (alice.pw_uid, alice.pw_gid), alice.pw_dir + "/.config"], check=True, timeout=30)
     shutil.rmtree(bob.pw_dir + "/.config", ignore_errors=True)
     os.symlink("/etc", bob.pw_dir + "/.config")
     accounts = [{"user": alice.pw_name, "address": "alice@contoso.test", "auth_method": "password", "password": "x-pw",

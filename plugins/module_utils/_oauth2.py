@@ -331,16 +331,34 @@ def write_private(path, data):
             os.unlink(tmp)
 
 
-def cached_token(cache_path, fetch, identity, force=False, clock=time.time, min_validity=None):
+def _recent_failure(path, identity, clock, ttl):
+    """The OAuth2Error of a token request that failed less than ``ttl`` seconds ago, or None."""
+    try:
+        with open(path, "r") as handle:
+            failed = json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+    age = clock() - float(failed.get("at") or 0)
+    if failed.get("identity") != identity or not 0 <= age < ttl:
+        return None
+    return OAuth2Error("%s (the same answer %.0fs ago; asking again after %ds)" % (failed.get("message"), age, ttl),
+                       aadsts=failed.get("aadsts"), error=failed.get("error"), status=failed.get("status"),
+                       temporary=failed.get("temporary"))
+
+
+def cached_token(cache_path, fetch, identity, force=False, clock=time.time, min_validity=None, failure_ttl=10):
     """The cached token dict for ``identity`` (a dict: token URL, client id, scope, credential kind), or a
     new one from ``fetch()`` when there is none, it is for another identity, or it is close to expiry.
 
     One process fetches at a time (``flock`` on ``<cache>.lock``); the others then read what it wrote, so
-    concurrent deliveries share one token. ``min_validity`` (seconds) replaces the default renewal margin.
-    Returns ``(token, fetched)``; the cache file is 0600.
+    concurrent deliveries share one token. A failed request is remembered for ``failure_ttl`` seconds
+    (``<cache>.failed``): processes that waited for it get the same error at once instead of asking again, so a
+    token endpoint that is down or slow is not asked once per queued message. ``min_validity`` (seconds)
+    replaces the default renewal margin. Returns ``(token, fetched)``; the cache files are 0600.
     """
     if fcntl is None:  # pragma: no cover
         return fetch(), True
+    failed_path = cache_path + ".failed"
     lock_fd = os.open(cache_path + ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
@@ -355,12 +373,23 @@ def cached_token(cache_path, fetch, identity, force=False, clock=time.time, min_
                     return cached, False
             except (IOError, OSError, ValueError, TypeError, AttributeError):
                 pass  # no cache yet, or an unreadable one: fetch and replace it
-        token = fetch()
+            recent = _recent_failure(failed_path, identity, clock, failure_ttl) if failure_ttl else None
+            if recent is not None:
+                raise recent
+        try:
+            token = fetch()
+        except OAuth2Error as err:
+            write_private(failed_path, json.dumps({
+                "at": clock(), "identity": identity, "message": str(err), "aadsts": err.aadsts, "error": err.error,
+                "status": err.status, "temporary": err.temporary}).encode("utf-8"))
+            raise
         if not token.get("expires_at"):
             token["expires_in"] = token.get("expires_in") or 3600
             token["expires_at"] = int(clock() + token["expires_in"])
         record = dict(token, identity=identity)
         write_private(cache_path, json.dumps(record, sort_keys=True).encode("utf-8"))
+        if os.path.exists(failed_path):
+            os.unlink(failed_path)
         return record, True
     finally:
         os.close(lock_fd)

@@ -158,3 +158,31 @@ def test_cache_renews_before_expiry_and_per_identity(tmp_path):
     assert get({"id": 2}) == "t3"      # another client id or scope never reuses the token
     assert get({"id": 2}, force=True) == "t4"
     assert len(calls) == 4
+
+
+def test_a_failed_request_is_not_repeated_by_every_waiting_process(tmp_path):
+    cache = str(tmp_path / "token.json")
+    now = [1000.0]
+    calls = []
+
+    def failing():
+        calls.append(now[0])
+        raise oauth2.OAuth2Error("Cannot reach the token endpoint: refused")
+
+    def get(fetch=failing, **kw):
+        return oauth2.cached_token(cache, fetch, {"id": 1}, clock=lambda: now[0], **kw)
+
+    for dummy in range(3):
+        with pytest.raises(oauth2.OAuth2Error, match="refused") as err:
+            get()
+        assert err.value.temporary
+    assert len(calls) == 1                     # the two others got the remembered answer
+    now[0] += 11                               # after failure_ttl (10 s) the endpoint is asked again
+    with pytest.raises(oauth2.OAuth2Error):
+        get()
+    assert len(calls) == 2
+    with pytest.raises(oauth2.OAuth2Error):
+        get(force=True)                        # a forced refresh always asks
+    assert len(calls) == 3
+    token, fetched = get(fetch=lambda: {"access_token": "t", "expires_in": 60, "expires_at": 2000}, force=True)
+    assert fetched and not os.path.exists(cache + ".failed")

@@ -194,8 +194,9 @@ def test_wrong_secret_defers_for_the_bound_then_bounces_with_microsofts_text(lab
     code, text = late.cmd("MAIL FROM:<alice@contoso.test>")
     assert 500 <= code < 600 and "longer than auth_failure_defer" in text and "AADSTS7000215" in text, text
     late.close()
-    # fixed credentials: the next session works and forgets the refusal
-    good = Postfix(make_cfg(lab, tmp_path))
+    # fixed credentials: the next session (after the 10 s a failed token request is remembered) works and
+    # forgets the refusal
+    good = Postfix(make_cfg(lab, tmp_path), clock=lambda: time.time() + 11)
     assert good.greeting[0] == 220 and not os.path.exists(cfg["state"])
     good.close()
 

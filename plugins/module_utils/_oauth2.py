@@ -351,9 +351,10 @@ def cached_token(cache_path, fetch, identity, force=False, clock=time.time, min_
     new one from ``fetch()`` when there is none, it is for another identity, or it is close to expiry.
 
     One process fetches at a time (``flock`` on ``<cache>.lock``); the others then read what it wrote, so
-    concurrent deliveries share one token. A failed request is remembered for ``failure_ttl`` seconds
-    (``<cache>.failed``): processes that waited for it get the same error at once instead of asking again, so a
-    token endpoint that is down or slow is not asked once per queued message. ``min_validity`` (seconds)
+    concurrent deliveries share one token. A request that failed temporarily (endpoint down, slow, 5xx) is
+    remembered for ``failure_ttl`` seconds (``<cache>.failed``): processes that waited for it get the same error
+    at once instead of asking again, so a token endpoint that is down or slow is not asked once per queued
+    message. Refusals are never remembered. ``min_validity`` (seconds)
     replaces the default renewal margin. Returns ``(token, fetched)``; the cache files are 0600.
     """
     if fcntl is None:  # pragma: no cover
@@ -379,6 +380,10 @@ def cached_token(cache_path, fetch, identity, force=False, clock=time.time, min_
         try:
             token = fetch()
         except OAuth2Error as err:
+            if not err.temporary:
+                # a refusal is answered at once and may be fixed any minute (a new secret, a re-added
+                # certificate): never answer it from memory, the next delivery asks again
+                raise
             write_private(failed_path, json.dumps({
                 "at": clock(), "identity": identity, "message": str(err), "aadsts": err.aadsts, "error": err.error,
                 "status": err.status, "temporary": err.temporary}).encode("utf-8"))

@@ -186,3 +186,18 @@ def test_a_failed_request_is_not_repeated_by_every_waiting_process(tmp_path):
     assert len(calls) == 3
     token, fetched = get(fetch=lambda: {"access_token": "t", "expires_in": 60, "expires_at": 2000}, force=True)
     assert fetched and not os.path.exists(cache + ".failed")
+
+
+def test_a_refusal_is_never_answered_from_memory(tmp_path):
+    cache = str(tmp_path / "token.json")
+    calls = []
+
+    def refused():
+        calls.append(1)
+        raise oauth2.OAuth2Error("AADSTS7000215: invalid secret", aadsts="AADSTS7000215", status=401)
+
+    for dummy in range(2):
+        with pytest.raises(oauth2.OAuth2Error) as err:
+            oauth2.cached_token(cache, refused, {"id": 1})
+        assert not err.value.temporary
+    assert len(calls) == 2 and not os.path.exists(cache + ".failed")

@@ -14,6 +14,7 @@ import testinfra
 
 from mailfleet_lab.config import APP_CLIENT_ID
 from mailfleet_testing import postfix_queue as pq
+from mailfleet_testing.capabilities import require
 
 # every test's own bound; the first one also carries the module's setup (three role runs and the migration)
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
@@ -133,6 +134,7 @@ def test_auto_picks_postfix_host_state(setup):
 
 
 def test_a_local_users_sendmail_and_mail_leave_as_the_relay_mailbox(lab, rh):
+    require("mailx-sendmail")
     if rh.sh("id", "-u", LOCAL_USER, check=False).returncode != 0:
         rh.sh("useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/bin/sh", LOCAL_USER)
     tag = rh.unique("localuser")

@@ -13,6 +13,8 @@ import json
 import os
 import sys
 
+from .core import ANSWERS
+
 
 def _load_catalog():
     """Return the collection's catalog module (the one home of the lab's ports)."""
@@ -35,6 +37,9 @@ DEFAULT_STATE_DIR = _CATALOG.LAB_STATE_DIR
 
 # Extra listeners of the lab that the catalog does not name (0 = any free port, see state.json).
 EXTRA_PORTS = {"admin": 0}
+
+# Token endpoint faults (``token.fault``): what a relay must survive without losing mail.
+TOKEN_FAULTS = ("unavailable", "slow", "throttled", "AADSTS50196", "AADSTS90033")
 
 TENANT_ID = "00000000-0000-4000-8000-000000000001"
 APP_CLIENT_ID = "11111111-1111-4111-8111-111111111111"
@@ -142,8 +147,17 @@ def default_config():
             "device_code_interval": 1,
             "device_auto_approve": None,    # a mailbox: device codes are signed in at once (demos, CI)
             "refresh_token_lifetime": 86400,
+            # a fault of the token endpoint (one of TOKEN_FAULTS) for every token request until cleared:
+            # "unavailable" (HTTP 503, HTML), "slow" (answers after fault_delay seconds), "throttled" (HTTP 429,
+            # Retry-After: fault_retry_after), "AADSTS50196" (400, request loop), "AADSTS90033" (503, transient)
+            "fault": None,
+            "fault_delay": 30,
+            "fault_retry_after": 10,
         },
         "rate_limit": {"messages": 30, "window_seconds": 60, "recipients_per_day": 10000},
+        # Microsoft's answer on demand: a message whose Subject contains a key gets the answer named by its
+        # value after DATA (a key of core.ANSWERS: "send_as_denied", "bad_outbound_sender", "rate_limited", ...)
+        "refuse_subjects": {},
         "blocked_client_ips": [],   # MAIL FROM from these client IPs: 550 5.7.708 (submission and connector)
         "connector": {
             "client_ips": ["127.0.0.1"],
@@ -220,6 +234,12 @@ def finish_config(config):
     rate = config.get("rate_limit") or {}
     if int(rate.get("messages", 0)) < 0 or float(rate.get("window_seconds", 0)) <= 0:
         raise ConfigError("rate_limit: messages must be >= 0 (0 = unlimited) and window_seconds > 0")
+    refuse = config.get("refuse_subjects") or {}
+    if not isinstance(refuse, dict) or any(answer not in ANSWERS for answer in refuse.values()):
+        raise ConfigError("refuse_subjects: map subject substrings to answer names (%s)" % ", ".join(sorted(ANSWERS)))
+    fault = (config.get("token") or {}).get("fault")
+    if fault is not None and fault not in TOKEN_FAULTS:
+        raise ConfigError("token.fault: %r is not one of %s (or null)" % (fault, ", ".join(TOKEN_FAULTS)))
     _normalise_accounts(config)
     config["tenant"]["domains"] = [domain.lower() for domain in config["tenant"].get("domains") or []]
     tenant = config["tenant"]

@@ -117,6 +117,36 @@ class TokenEndpoint:
 
     def __init__(self, lab):
         self.lab = lab
+        self.stats = {"requests": 0, "faults": 0, "issued": {}}
+
+    def count_issued(self, grant):
+        self.stats["issued"][grant] = self.stats["issued"].get(grant, 0) + 1
+
+    async def fault(self):
+        """The answer of the configured fault (``token.fault``), or None to answer normally."""
+        conf = self.lab.config["token"]
+        fault = conf.get("fault")
+        if not fault:
+            return None
+        self.stats["faults"] += 1
+        LOG.info("token: fault %s", fault)
+        if fault == "slow":
+            await asyncio.sleep(float(conf.get("fault_delay", 30)))
+            return None
+        if fault == "unavailable":
+            return Response(503, "<html><head><title>Service Unavailable</title></head><body><h1>Service "
+                                 "Unavailable</h1><p>HTTP Error 503. The service is unavailable.</p></body></html>",
+                            content_type="text/html; charset=utf-8")
+        if fault == "throttled":
+            retry = int(conf.get("fault_retry_after", 10))
+            return Response(429, {"error": "temporarily_unavailable",
+                                  "error_description": "Too many requests: retry after %d seconds." % retry},
+                            headers={"Retry-After": str(retry)})
+        if fault == "AADSTS50196":
+            return self.error(400, "invalid_request", 50196, "The server terminated an operation because it "
+                                                             "encountered a client request loop. Please contact your "
+                                                             "app vendor.")
+        return self.error(503, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.")
 
     @property
     def base_url(self):
@@ -156,6 +186,11 @@ class TokenEndpoint:
         if request.method != "POST":
             return self.error(405, "invalid_request", 900561,
                               "The endpoint only accepts POST requests. Received a %s request." % request.method)
+        if parts[3] == "token":
+            self.stats["requests"] += 1
+            faulty = await self.fault()
+            if faulty is not None:
+                return faulty
         tenant = parts[0]
         if not self.lab.tenant_matches(tenant):
             return self.error(400, "invalid_tenant", 90002,
@@ -305,7 +340,9 @@ class TokenEndpoint:
             "aud": resource, "idtyp": "app", "appid": form["client_id"], "app_displayname": app.get("name"),
             "roles": list(app.get("roles") or []), "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, "app:" + form["client_id"])),
         }, lifetime)
-        LOG.info("token: client_credentials for client_id=%s, lifetime %ds", form["client_id"], lifetime)
+        self.count_issued(GRANT_CLIENT_CREDENTIALS)
+        LOG.info("token: client_credentials for client_id=%s (%s), lifetime %ds", form["client_id"],
+                 "certificate" if form.get("client_assertion") else "secret", lifetime)
         return Response(200, {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
                               "access_token": token})
 
@@ -542,10 +579,11 @@ class TokenEndpoint:
 class AdminEndpoint:
     """Runtime control of a running lab (loopback, plain HTTP, JSON). See lab/README.md."""
 
-    def __init__(self, lab, token_endpoint, state):
+    def __init__(self, lab, token_endpoint, state, listeners=None):
         self.lab = lab
         self.tokens = token_endpoint
         self.state = state
+        self.listeners = listeners   # the LabServer: takes listeners down and up again
 
     async def __call__(self, request):
         path, method = request.path.rstrip("/") or "/", request.method
@@ -574,10 +612,38 @@ class AdminEndpoint:
             return Response(200, {"revoked": True})
         if path == "/tokens" and method == "POST":
             return self.mint(data)
+        if path == "/stats" and method == "GET":
+            return Response(200, self.tokens.stats)
+        if path == "/stats/reset" and method == "POST":
+            self.tokens.stats.update(requests=0, faults=0, issued={})
+            return Response(200, self.tokens.stats)
+        if path.startswith("/listeners/") and method == "POST" and self.listeners is not None:
+            return await self.switch_listener(path)
         if path in ("/device/approve", "/device/deny") and method == "POST":
             found = self.tokens.approve_device(data.get("user_code"), data.get("user"), deny=path.endswith("deny"))
             return Response(200 if found else 404, {"found": found})
         return Response(404, {"error": "unknown admin request %s %s" % (method, path)})
+
+    async def switch_listener(self, path):
+        """``POST /listeners/<name>/down`` closes a listener (connections are refused), ``/up`` opens it again
+        on the same port."""
+        parts = path.split("/")
+        if len(parts) != 4 or parts[3] not in ("down", "up"):
+            return Response(404, {"error": "use /listeners/<name>/down or /listeners/<name>/up"})
+        name, action = parts[2], parts[3]
+        if name == "admin":
+            return Response(400, {"error": "the admin endpoint cannot be taken down"})
+        try:
+            if action == "down":
+                await self.listeners.listener_down(name)
+            else:
+                await self.listeners.listener_up(name)
+        except KeyError:
+            return Response(404, {"error": "no listener %s" % name})
+        except OSError as error:
+            return Response(409, {"error": "cannot listen for %s again: %s" % (name, error)})
+        LOG.info("admin: listener %s %s", name, action)
+        return Response(200, {"listener": name, "state": action})
 
     def patch_config(self, patch):
         if not isinstance(patch, dict):

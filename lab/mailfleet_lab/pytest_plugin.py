@@ -274,6 +274,26 @@ class LabHandle:
         """Change the running lab (JSON merge patch of accounts, tenant, apps, token, rate_limit, connector)."""
         return self.admin("POST", "/config", patch)
 
+    def stats(self):
+        """Token endpoint counters: ``requests`` (POSTs to /token), ``faults`` (answered by a fault) and
+        ``issued`` (tokens per grant type, e.g. ``issued["client_credentials"]``)."""
+        return self.admin("GET", "/stats")
+
+    def reset_stats(self):
+        return self.admin("POST", "/stats/reset")
+
+    def token_fault(self, fault=None, **settings):
+        """Make every token request fail with ``fault`` (see ``config.TOKEN_FAULTS``; None clears it), e.g.
+        ``token_fault("slow", fault_delay=30)``."""
+        return self.patch_config({"token": dict(settings, fault=fault)})
+
+    def listener_down(self, name):
+        """Close listener ``name`` (its port refuses connections) until ``listener_up(name)``."""
+        return self.admin("POST", "/listeners/%s/down" % name)
+
+    def listener_up(self, name):
+        return self.admin("POST", "/listeners/%s/up" % name)
+
     def mint_token(self, **claims):
         """A token without the OAuth dance: ``client_id=...`` (app-only) or ``user=...`` (delegated), ``lifetime``."""
         return self.admin("POST", "/tokens", claims)["access_token"]

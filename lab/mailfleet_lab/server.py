@@ -54,6 +54,7 @@ class LabServer:
         self.config = config
         self.lab = Lab(config)
         self.servers = []
+        self.listeners = {}
         self.stop_event = None
         self.certs = None
         self.token_endpoint = None
@@ -116,7 +117,30 @@ class LabServer:
             server = await loop.create_server(factory, host=host, port=port, ssl=ssl_context, family=family,
                                               reuse_address=True, ssl_handshake_timeout=30 if ssl_context else None)
         self.servers.append(server)
-        return server.sockets[0].getsockname()[1]
+        return server, server.sockets[0].getsockname()[1]
+
+    async def listener_down(self, name):
+        """Close every socket of listener ``name``: new connections are refused until ``listener_up``."""
+        servers = self.listeners[name]
+        for server in servers:
+            server.close()
+            self.servers.remove(server)
+        for server in servers:
+            try:
+                await asyncio.wait_for(server.wait_closed(), 2)
+            except asyncio.TimeoutError:
+                pass
+        self.listeners[name] = []
+
+    async def listener_up(self, name):
+        """Listen again for ``name`` on the port it had (no-op if it listens)."""
+        if self.listeners[name]:
+            return
+        kind, factory, ssl_context = self.factories()[name]
+        hosts = [self.config.get("admin_bind") or "127.0.0.1"] if name == "admin" else self.addresses()
+        for host in hosts:
+            server, dummy = await self._listen(kind, factory, ssl_context, host, self.lab.ports[name])
+            self.listeners[name].append(server)
 
     async def start(self):
         os.makedirs(self.config["state_dir"], exist_ok=True)
@@ -131,7 +155,7 @@ class LabServer:
         self.certs = LabCerts(self.config)
         self.lab.certs = self.certs
         self.token_endpoint = TokenEndpoint(self.lab)
-        self.admin = AdminEndpoint(self.lab, self.token_endpoint, self.state)
+        self.admin = AdminEndpoint(self.lab, self.token_endpoint, self.state, listeners=self)
         factories = self.factories()
         disabled = set(self.config.get("disabled") or [])
         addresses = self.addresses()
@@ -141,9 +165,11 @@ class LabServer:
             kind, factory, ssl_context = factories[name]
             port = self.config["ports"][name]
             hosts = [self.config.get("admin_bind") or "127.0.0.1"] if name == "admin" else addresses
+            self.listeners[name] = []
             for host in hosts:
                 try:
-                    port = await self._listen(kind, factory, ssl_context, host, port)
+                    server, port = await self._listen(kind, factory, ssl_context, host, port)
+                    self.listeners[name].append(server)
                 except OSError as error:
                     raise OSError(error.errno, "cannot listen for %s on [%s]:%s: %s" % (
                         name, host, port, error.strerror)) from error

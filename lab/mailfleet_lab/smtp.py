@@ -10,6 +10,7 @@ import collections
 import email.parser
 import email.policy
 import email.utils
+import hashlib
 import logging
 import uuid
 
@@ -345,8 +346,14 @@ class LabSMTP(SMTP):
             "subject": headers.get("Subject"),
             "message_id": (headers.get("Message-ID") or "").strip() or None,
             "size": len(raw),
+            "sha256": hashlib.sha256(raw).hexdigest(),
             "data": raw.decode("utf-8", "replace"),
         }
+        for needle, answer in (self.lab.config.get("refuse_subjects") or {}).items():
+            if needle and needle in (record["subject"] or ""):
+                login = identity.user if identity else ""
+                LOG.info("%s %s: subject matches %r -> %s", self.endpoint, self.peer_ip(), needle, answer)
+                return self.lab.answer(answer, login=login, address=self.envelope.mail_from or "", ip=self.peer_ip())
         if self.mode == "submission":
             for address in [self.envelope.mail_from] + header_from:
                 if not self.lab.may_send_as(identity.user, address):

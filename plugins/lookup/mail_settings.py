@@ -106,7 +106,8 @@ _raw:
       description: OAuth2 authority, token/device-code/authorize URLs (when the tenant is known), scopes and client ID.
       type: dict
     limits:
-      description: Sending limits (C(messages_per_minute), C(recipients_per_day)); null where not published.
+      description: Sending limits (C(messages_per_minute), C(recipients_per_day), C(message_size) in bytes); null where
+        not published.
       type: dict
     mx_host:
       description: Tenant MX host for connector or direct send, or null.

@@ -50,7 +50,8 @@ SOURCE_OAUTH = (
     'Microsoft Entra "national clouds" authentication endpoints'
 )
 SOURCE_LIMITS = ("Exchange Online limits: SMTP AUTH client submission 30 messages per minute, 10,000 recipients per day, "
-                 "500 recipients per message (customisable 1-1000)")
+                 "500 recipients per message (customisable 1-1000); message size limit 35 MB by default (MaxSendSize, "
+                 "up to 150 MB when raised by the tenant)")
 SOURCE_TERRL = 'Exchange Team blog "Introducing Exchange Online Tenant Outbound Email Limits"'
 SOURCE_LEGACY_TLS = 'learn.microsoft.com "Opt in to the Exchange Online endpoint for legacy TLS clients using SMTP AUTH"'
 LEGACY_TLS_OPT_IN = (
@@ -74,6 +75,7 @@ M365_LIMITS = {
     # The tenant outbound limit (TERRL) on external recipients; the per-mailbox external limit (ERR, 2,000 per day)
     # was cancelled indefinitely. Over it: 550 5.7.233.
     "tenant_external_recipients_per_day": "500 x licences^0.7 + 9,500 (trial tenants: 5,000)",
+    "message_size": 35 * 1024 * 1024,
     "source": SOURCE_LIMITS + "; " + SOURCE_TERRL,
 }
 

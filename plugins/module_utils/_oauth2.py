@@ -13,10 +13,22 @@ Delegated tokens (a person signs in once; used by the client role's token comman
 ``refresh_access_token(token_url, client_id, refresh_token, scope)`` redeems a refresh token. Their
 token dicts also carry ``refresh_token`` (when the server sent one) and ``scope``.
 
+Certificate credentials (Microsoft's recommendation for app-only access): ``fetch_token(...,
+client_certificate=PATH, client_key=PATH)`` sends a client assertion (RFC 7523 JWT, RS256, header ``x5t`` =
+the certificate's SHA-1 thumbprint) instead of a secret. The standard library cannot sign RSA, so
+``client_assertion()`` has the ``openssl`` command sign it: the signing input goes to its standard input, the
+key is read by openssl from its (0600) file, so the key never passes through a process argument.
+
+``cached_token(cache_path, fetch, identity)`` keeps a token in a 0600 JSON file, shared by concurrent
+processes under an ``flock``, and fetches a new one only when less than a quarter of its lifetime (at most
+5 minutes) is left.
+
 Errors raise ``OAuth2Error`` whose text names the AADSTS code and what it means (``AADSTS_CODES``),
-the HTTP status and the OAuth2 ``error``; the client secret never appears in any message (it is
-scrubbed even if a server echoes it back).  Used by smtp_check (``auth.oauth2``) and by the relay
-role's token helper.
+the HTTP status and the OAuth2 ``error``; ``.temporary`` says whether asking again later can succeed
+(network, timeouts, HTTP 5xx / 429, ``temporarily_unavailable``, transient AADSTS codes) or the credentials
+or request were refused. The client secret never appears in any message (it is scrubbed even if a server
+echoes it back).  Used by smtp_check (``auth.oauth2``), the relay role's token helper (msmtp) and its
+XOAUTH2 relay program (Postfix).
 
 Standard library only: this file runs on targets.
 """
@@ -25,11 +37,23 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
+import hashlib
 import json
+import os
 import re
+import shutil
 import socket
 import ssl
+import subprocess
+import tempfile
 import time
+import uuid
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Linux
+    fcntl = None
 
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urlparse
@@ -60,7 +84,16 @@ AADSTS_CODES = {
     "AADSTS70016": "The sign-in is still pending: the user has not entered the code yet.",
     "AADSTS70000": "The grant is invalid or was declined: sign in again.",
     "AADSTS50173": "The refresh token is no longer valid (password changed or session revoked): sign in again.",
+    "AADSTS50196": "The token endpoint detected a request loop and throttled this client: try again later.",
+    "AADSTS90033": "A transient error occurred at the token endpoint: try again later.",
+    "AADSTS700021": "The client assertion's issuer or subject is not the client_id.",
+    "AADSTS50027": "The client assertion (JWT) is invalid or malformed (check its audience: the token URL).",
 }
+
+# AADSTS codes that say "ask again later" (throttling, transient service errors); every other code is a
+# refusal of the credentials or of the request.
+TEMPORARY_AADSTS = frozenset(("AADSTS50196", "AADSTS90033"))
+TEMPORARY_ERRORS = frozenset(("temporarily_unavailable", "server_error"))
 
 GRANT_DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -70,11 +103,15 @@ _AADSTS_RE = re.compile(r"\b(AADSTS\d{5,8})\b")
 class OAuth2Error(Exception):
     """A token request failed; ``str()`` is a complete, secret-free explanation."""
 
-    def __init__(self, message, aadsts=None, error=None, status=None):
+    def __init__(self, message, aadsts=None, error=None, status=None, temporary=None):
         Exception.__init__(self, message)
         self.aadsts = aadsts
         self.error = error
         self.status = status
+        if temporary is None:
+            temporary = (status is None or status >= 500 or status == 429 or aadsts in TEMPORARY_AADSTS
+                         or error in TEMPORARY_ERRORS)
+        self.temporary = bool(temporary)
 
 
 def explain_aadsts(code):
@@ -180,24 +217,187 @@ def _token(status, data, started, secrets):
     return token
 
 
-def fetch_token(token_url, client_id, client_secret, scope, ca_file=None, timeout=10.0, validate_certs=True):
-    """Client-credentials grant; returns the token dict or raises OAuth2Error (secret-free)."""
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_LIFETIME = 600
+
+
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def certificate_thumbprint(certificate_pem):
+    """base64url SHA-1 of the first certificate's DER (the JWT ``x5t`` header Microsoft matches)."""
+    text = certificate_pem.decode("ascii", "replace") if isinstance(certificate_pem, bytes) else certificate_pem
+    match = re.search(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", text, re.S)
+    if not match:
+        raise OAuth2Error("The client certificate is not a PEM certificate (no BEGIN CERTIFICATE block).",
+                          temporary=False)
+    try:
+        der = base64.b64decode("".join(match.group(1).split()), validate=True)
+    except (ValueError, TypeError):
+        raise OAuth2Error("The client certificate's PEM block is not valid base64.", temporary=False)
+    return _b64url(hashlib.sha1(der).digest())  # nosec - x5t is defined as the SHA-1 thumbprint
+
+
+def openssl_sign(data, key_file, openssl=None, timeout=30):
+    """RSASSA-PKCS1-v1_5 with SHA-256 (JWT RS256) by the openssl command: ``data`` on its standard input,
+    the key read by openssl from ``key_file``; returns the signature bytes or raises OAuth2Error."""
+    program = openssl or shutil.which("openssl") or ("/usr/bin/openssl" if os.path.exists("/usr/bin/openssl") else None)
+    if not program or (os.sep in program and not os.path.exists(program)):
+        raise OAuth2Error("Certificate credentials need the openssl command to sign the client assertion: install "
+                          "the openssl package.")
+    if not os.access(key_file, os.R_OK):
+        raise OAuth2Error("The client key %s cannot be read by this user (uid %d)." % (key_file, os.getuid()))
+    try:
+        proc = subprocess.run([program, "dgst", "-sha256", "-binary", "-sign", key_file], input=data,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
+    except (OSError, subprocess.SubprocessError) as err:
+        raise OAuth2Error("Cannot run %s to sign the client assertion: %s" % (program, err))
+    if proc.returncode != 0 or not proc.stdout:
+        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise OAuth2Error("openssl could not sign the client assertion with %s (exit %d): %s"
+                          % (key_file, proc.returncode, reason[0] if reason else "no output"))
+    return proc.stdout
+
+
+def client_assertion(token_url, client_id, certificate_file, key_file, lifetime=ASSERTION_LIFETIME, now=None,
+                     signer=openssl_sign):
+    """A client assertion JWT (RS256, ``x5t``; claims aud = token URL, iss = sub = client id, jti, nbf, exp)."""
+    try:
+        with open(certificate_file, "rb") as handle:
+            certificate = handle.read()
+    except (IOError, OSError) as err:
+        raise OAuth2Error("Cannot read the client certificate %s: %s" % (certificate_file, err.strerror))
+    now = int(time.time() if now is None else now)
+    header = {"alg": "RS256", "typ": "JWT", "x5t": certificate_thumbprint(certificate)}
+    claims = {"aud": token_url, "iss": client_id, "sub": client_id, "jti": str(uuid.uuid4()),
+              "nbf": now, "iat": now, "exp": now + int(lifetime)}
+    signing_input = (_b64url(json.dumps(header, separators=(",", ":")).encode("utf-8")) + "."
+                     + _b64url(json.dumps(claims, separators=(",", ":")).encode("utf-8")))
+    return signing_input + "." + _b64url(signer(signing_input.encode("ascii"), key_file))
+
+
+def fetch_token(token_url, client_id, client_secret, scope, ca_file=None, timeout=10.0, validate_certs=True,
+                client_certificate=None, client_key=None):
+    """Client-credentials grant with a secret, or with a certificate (``client_certificate`` + ``client_key``,
+    PEM files); returns the token dict or raises OAuth2Error (secret-free)."""
     secrets = [client_secret]
     if not token_url:
         raise OAuth2Error("No token URL: give auth.oauth2.token_url or a profile and a tenant.")
     if urlparse(token_url).scheme != "https":
         raise OAuth2Error("The token URL must use https, got %r." % _scrub(token_url, secrets))
-    for name, value in (("client_id", client_id), ("client_secret", client_secret), ("scope", scope)):
+    certificate = bool(client_certificate or client_key)
+    required = [("client_id", client_id), ("scope", scope)]
+    required += [("client_certificate", client_certificate), ("client_key", client_key)] if certificate \
+        else [("client_secret", client_secret)]
+    for name, value in required:
         if not value:
             raise OAuth2Error("Token request needs %s." % name)
+    fields = {"client_id": client_id, "scope": scope, "grant_type": "client_credentials"}
+    if certificate:
+        fields["client_assertion_type"] = ASSERTION_TYPE
+        fields["client_assertion"] = client_assertion(token_url, client_id, client_certificate, client_key)
+        secrets.append(fields["client_assertion"])
+    else:
+        fields["client_secret"] = client_secret
     started = time.time()
-    status, data = _post_form(token_url, {
-        "client_id": client_id,
-        "client_secret": client_secret,
-        "scope": scope,
-        "grant_type": "client_credentials",
-    }, secrets, ca_file=ca_file, timeout=timeout, validate_certs=validate_certs)
+    status, data = _post_form(token_url, fields, secrets, ca_file=ca_file, timeout=timeout,
+                              validate_certs=validate_certs)
     return _token(status, data, started, secrets)
+
+
+def _refresh_margin(expires_in):
+    """Seconds before expiry at which a cached token is renewed: a quarter of its lifetime, 10 s to 5 min."""
+    return max(10, min(300, int(expires_in or 3600) // 4))
+
+
+def write_private(path, data):
+    """Atomically replace ``path`` with ``data`` (bytes), mode 0600 from the first byte."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".token.")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            fd = None
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, path)
+        tmp = None
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _recent_failure(path, identity, clock, ttl):
+    """The OAuth2Error of a token request that failed less than ``ttl`` seconds ago, or None."""
+    try:
+        with open(path, "r") as handle:
+            failed = json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+    age = clock() - float(failed.get("at") or 0)
+    if failed.get("identity") != identity or not 0 <= age < ttl:
+        return None
+    return OAuth2Error("%s (the same answer %.0fs ago; asking again after %ds)" % (failed.get("message"), age, ttl),
+                       aadsts=failed.get("aadsts"), error=failed.get("error"), status=failed.get("status"),
+                       temporary=failed.get("temporary"))
+
+
+def cached_token(cache_path, fetch, identity, force=False, clock=time.time, min_validity=None, failure_ttl=10):
+    """The cached token dict for ``identity`` (a dict: token URL, client id, scope, credential kind), or a
+    new one from ``fetch()`` when there is none, it is for another identity, or it is close to expiry.
+
+    One process fetches at a time (``flock`` on ``<cache>.lock``); the others then read what it wrote, so
+    concurrent deliveries share one token. A request that failed temporarily (endpoint down, slow, 5xx) is
+    remembered for ``failure_ttl`` seconds (``<cache>.failed``): processes that waited for it get the same error
+    at once instead of asking again, so a token endpoint that is down or slow is not asked once per queued
+    message. Refusals are never remembered. ``min_validity`` (seconds)
+    replaces the default renewal margin. Returns ``(token, fetched)``; the cache files are 0600.
+    """
+    if fcntl is None:  # pragma: no cover
+        return fetch(), True
+    failed_path = cache_path + ".failed"
+    lock_fd = os.open(cache_path + ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        if not force:
+            try:
+                with open(cache_path, "r") as handle:
+                    cached = json.load(handle)
+                left = float(cached.get("expires_at") or 0) - clock()
+                if (cached.get("identity") == identity and cached.get("access_token")
+                        and left > (min_validity if min_validity is not None
+                                    else _refresh_margin(cached.get("expires_in")))):
+                    return cached, False
+            except (IOError, OSError, ValueError, TypeError, AttributeError):
+                pass  # no cache yet, or an unreadable one: fetch and replace it
+            recent = _recent_failure(failed_path, identity, clock, failure_ttl) if failure_ttl else None
+            if recent is not None:
+                raise recent
+        try:
+            token = fetch()
+        except OAuth2Error as err:
+            if not err.temporary:
+                # a refusal is answered at once and may be fixed any minute (a new secret, a re-added
+                # certificate): never answer it from memory, the next delivery asks again
+                raise
+            write_private(failed_path, json.dumps({
+                "at": clock(), "identity": identity, "message": str(err), "aadsts": err.aadsts, "error": err.error,
+                "status": err.status, "temporary": err.temporary}).encode("utf-8"))
+            raise
+        if not token.get("expires_at"):
+            token["expires_in"] = token.get("expires_in") or 3600
+            token["expires_at"] = int(clock() + token["expires_in"])
+        record = dict(token, identity=identity)
+        write_private(cache_path, json.dumps(record, sort_keys=True).encode("utf-8"))
+        if os.path.exists(failed_path):
+            os.unlink(failed_path)
+        return record, True
+    finally:
+        os.close(lock_fd)
 
 
 def request_device_code(device_code_url, client_id, scope, ca_file=None, timeout=10.0, validate_certs=True):

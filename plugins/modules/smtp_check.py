@@ -176,9 +176,16 @@ options:
             type: str
             required: true
           client_secret:
-            description: Client secret value.
+            description: Client secret value. Give it, or O(auth.oauth2.client_certificate) and O(auth.oauth2.client_key).
             type: str
-            required: true
+          client_certificate:
+            description:
+              - PEM certificate file on the target (a certificate credential of the app registration). The module
+                signs a client assertion (RS256) with O(auth.oauth2.client_key) using the C(openssl) command.
+            type: path
+          client_key:
+            description: PEM private key file (unencrypted) of O(auth.oauth2.client_certificate) on the target.
+            type: path
           token_url:
             description: Token endpoint URL; defaults to the profile's (or C(microsoft365)'s) for O(auth.oauth2.tenant).
             type: str
@@ -539,11 +546,15 @@ def argument_spec():
             oauth2=dict(type="dict", options=dict(
                 tenant=dict(type="str"),
                 client_id=dict(type="str", required=True),
-                client_secret=dict(type="str", required=True, no_log=True),
+                client_secret=dict(type="str", no_log=True),
+                client_certificate=dict(type="path"),
+                client_key=dict(type="path", no_log=False),
                 token_url=dict(type="str", no_log=False),
                 scope=dict(type="str"),
                 ca_file=dict(type="path", aliases=["ca_path"]),
-            )),
+            ), required_one_of=[["client_secret", "client_certificate"]],
+                mutually_exclusive=[["client_secret", "client_certificate"]],
+                required_together=[["client_certificate", "client_key"]]),
             mechanism=dict(type="str", choices=["auto", "login", "plain", "xoauth2"], default="auto"),
             allow_plaintext=dict(type="bool", default=False),
             open_mailbox=dict(type="bool", default=False),
@@ -628,7 +639,8 @@ def main():
             auth["username"] = from_profile.get("username")
         oauth2 = auth_params.get("oauth2")
         if oauth2:
-            module.no_log_values.add(oauth2["client_secret"])
+            if oauth2.get("client_secret"):
+                module.no_log_values.add(oauth2["client_secret"])
             token_url = oauth2.get("token_url") or ((settings or {}).get("oauth2") or {}).get("token_url")
             scope = oauth2.get("scope") or ((settings or {}).get("oauth2") or {}).get("scope_app")
             if not scope:
@@ -638,9 +650,11 @@ def main():
             if not token_url:
                 module.fail_json(msg="auth.oauth2 needs token_url, or tenant (with profile, or microsoft365 by default)")
             try:
-                token = fetch_token(token_url, oauth2["client_id"], oauth2["client_secret"], scope,
+                token = fetch_token(token_url, oauth2["client_id"], oauth2.get("client_secret"), scope,
                                     ca_file=oauth2.get("ca_file") or options["ca_path"],
-                                    timeout=params["timeout"], validate_certs=params["validate_certs"])
+                                    timeout=params["timeout"], validate_certs=params["validate_certs"],
+                                    client_certificate=oauth2.get("client_certificate"),
+                                    client_key=oauth2.get("client_key"))
                 module.no_log_values.add(token["access_token"])
                 auth["oauth2_token"] = token["access_token"]
             except OAuth2Error as err:

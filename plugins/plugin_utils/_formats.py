@@ -214,9 +214,10 @@ def _relay_check(ctx, allowed_modes=POSTFIX_MODES):
         if not (o.get("token_url") or cfg.get("token_url")):
             errors.append(("tenant", "no token endpoint for profile %s" % s["profile"],
                            "use a Microsoft 365 profile with %s=oauth2" % var("auth_method")))
-        if "client_secret" not in ctx["secrets_given"]:
-            errors.append(("client_secret", "required with %s=oauth2" % var("auth_method"),
-                           "set %s (keep it in Ansible Vault)" % var("client_secret")))
+        if "client_secret" not in ctx["secrets_given"] and "client_key" not in ctx["secrets_given"]:
+            errors.append(("client_secret", "required with %s=oauth2 (or a certificate credential)" % var("auth_method"),
+                           "set %s (keep it in Ansible Vault), or %s and %s"
+                           % (var("client_secret"), var("client_certificate"), var("client_key"))))
     if cfg.get("original_sender") not in ORIGINAL_SENDER:
         errors.append(("original_sender", "%r is not one of %s" % (cfg.get("original_sender"), ", ".join(ORIGINAL_SENDER)),
                        "set %s to one of them" % var("original_sender")))
@@ -275,6 +276,8 @@ def _postfix_prepare(ctx):
     out["ca_file"] = s.get("ca_file") or cfg.get("system_ca_file")
     out["ipv4_only"] = _is_true(cfg.get("ipv4_only"))
     out["local_delivery"] = _is_true(cfg.get("local_delivery"))
+    # messages up to the upstream's size limit must get through Postfix (its default is 10 MB)
+    out["message_size_limit"] = (s.get("limits") or {}).get("message_size") if mode == "submission" else None
     return out
 
 
@@ -337,7 +340,7 @@ POSTFIX_RELAY = Format(
         "extra_settings": {},
         "host_lookup": "dns, native",
         "mx_port": None,
-        "xoauth2_token_file": "/var/lib/mailfleet/sasl-xoauth2/token.json",
+        "xoauth2_service": "mailfleet-xoauth2",
         "token_url": None,
         "token_helper": "/usr/local/libexec/mailfleet/mailfleet-oauth2-token",
         "secret_dir": "/etc/mailfleet/relay",
@@ -351,7 +354,7 @@ POSTFIX_RELAY = Format(
     files=[
         File("postfix_relay/main.cf.j2", "{postfix_dir}/main.cf", mode="0644", finalize=_last_wins),
         File("postfix_relay/sasl_passwd.j2", "{postfix_dir}/sasl_passwd", mode="0600", secret=True,
-             when=lambda ctx: ctx["cfg"]["auth"] != "none",
+             when=lambda ctx: ctx["cfg"]["auth"] == "password",
              post=[["postmap", "-c", "{destdir}", "{map_type}:{dest}"]], creates=["{dest}.{map_ext}"],
              remove_with=["{dest}.%s" % ext for ext in sorted(set(filter(None, POSTFIX_MAP_TYPES.values())))],
              post_when=lambda ctx: bool(ctx["cfg"]["map_ext"]),
@@ -364,6 +367,7 @@ POSTFIX_RELAY = Format(
              when=lambda ctx: _postfix_rewrite(ctx) and ctx["cfg"].get("original_sender") == "reply_to"),
         File("postfix_relay/recipient_canonical.j2", "{postfix_dir}/recipient_canonical", mode="0644",
              when=lambda ctx: bool(ctx["cfg"].get("forward_local_to"))),
+        File("postfix_relay/defer_permanent.j2", "{postfix_dir}/defer_permanent", mode="0644"),
     ],
     # postfix prints its fatal errors only to a terminal: run the check with a pty to report them
     validate=[{"argv": ["postfix", "check"], "tty": True}],
@@ -394,6 +398,13 @@ def _msmtp_prepare(ctx):
     return out
 
 
+def _msmtp_warn(ctx):
+    return ["msmtp has no queue: a message handed over while Microsoft 365, the network or the token endpoint is "
+            "unreachable fails at once and cron, monitoring and applications usually drop it; only root's mail can "
+            "use the OAuth2 token. Use %s=postfix (the default) where mail must not be lost (docs/relay.md)."
+            % ctx["var"]("mta")]
+
+
 MSMTP_RELAY = Format(
     name="msmtp_relay",
     description="msmtp-mta as the system sendmail, sending as one mailbox (password or XOAUTH2 app-only tokens)",
@@ -416,6 +427,7 @@ MSMTP_RELAY = Format(
     secrets=("password", "client_secret"),
     check=_msmtp_check,
     prepare=_msmtp_prepare,
+    warn=_msmtp_warn,
     files=[
         File("msmtp_relay/msmtprc.j2", "{config_path}", mode="0644"),
         File("msmtp_relay/password.j2", "{secret_dir}/password", mode="0600", secret=True,
@@ -491,3 +503,5 @@ FORMATS = dict((f.name, f) for f in (POSTFIX_RELAY, MSMTP_RELAY, OAUTH2_TOKEN_HE
 # Client role formats (plugins/plugin_utils/_client_formats.py): importing it registers them in FORMATS.
 # Imported last, as a module (not a name), so that either file can be imported first.
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _client_formats  # noqa: E402,F401  pylint: disable=unused-import
+# OAuth2 for Postfix (plugins/plugin_utils/_xoauth2_formats.py), registered the same way.
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _xoauth2_formats  # noqa: E402,F401  pylint: disable=unused-import

@@ -17,9 +17,12 @@ import uuid
 
 import pytest
 
-from mailfleet_testing import running_in_ci
+from mailfleet_testing import AnsibleRunner, make_env, running_in_ci
 
-SAVED = ["/etc/postfix", "/etc/msmtprc", "/etc/mailfleet", "/usr/local/libexec/mailfleet", "/var/cache/mailfleet"]
+SAVED = ["/etc/postfix", "/etc/msmtprc", "/etc/mailfleet", "/usr/local/libexec/mailfleet", "/var/cache/mailfleet",
+         "/usr/local/lib/mailfleet", "/var/lib/mailfleet"]
+# system users the role (OAuth2 with Postfix) or the tests create; removed at the end if they were not there before
+CREATED_USERS = ["mailfleet-relay", "mailfleet-cron"]
 
 
 def sh(*argv, check=True, timeout=60, input=None):
@@ -64,6 +67,7 @@ def _keep_host_mail_config(tmp_path_factory):
             time.sleep(1)
     archive = tmp_path_factory.mktemp("relay-saved") / "saved.tar"
     was_running = postfix_running()
+    users_before = [u for u in CREATED_USERS if sh("id", "-u", u, check=False).returncode == 0]
     with tarfile.open(archive, "w") as tar:
         for path in SAVED:
             if os.path.lexists(path):
@@ -79,6 +83,10 @@ def _keep_host_mail_config(tmp_path_factory):
     with tarfile.open(archive) as tar:
         tar.extractall("/")
     sh("postsuper", "-d", "ALL", check=False)
+    for user in CREATED_USERS:
+        if user not in users_before and sh("id", "-u", user, check=False).returncode == 0:
+            sh("userdel", user, check=False)
+            sh("groupdel", user, check=False)
     if was_running:
         if os.access("/etc/init.d/postfix", os.X_OK):
             sh("/etc/init.d/postfix", "start", check=False)  # also syncs the chroot files (Debian)
@@ -181,3 +189,16 @@ class RelayHelpers:
 @pytest.fixture
 def rh():
     return RelayHelpers
+
+
+@pytest.fixture(scope="module")
+def rh_module():
+    return RelayHelpers
+
+
+@pytest.fixture(scope="module")
+def run_playbook_module(tmp_path_factory):
+    """run_playbook for module-scoped fixtures (one relay configuration shared by a module's tests)."""
+    base = tmp_path_factory.mktemp("ansible-module")
+    (base / "ansible-local-tmp").mkdir()
+    return AnsibleRunner(make_env(base / "ansible-local-tmp"), base / "ansible").playbook

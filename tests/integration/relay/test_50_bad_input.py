@@ -4,6 +4,11 @@ import pytest
 
 pytestmark = [pytest.mark.timeout(300)]
 
+OAUTH2 = {"relay_auth_method": "oauth2", "relay_username": "alice@contoso.test", "relay_tenant": "contoso.test",
+          "relay_client_id": "11111111-1111-4111-8111-111111111111"}
+PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+
 CASES = [
     ("connector_with_password", {"relay_mode": "connector", "relay_mx_host": "localhost", "relay_sender": "a@contoso.test",
                                  "relay_auth_method": "password"}, "relay_auth_method"),
@@ -18,9 +23,16 @@ CASES = [
     ("unknown_mode", {"relay_mode": "carrier_pigeon"}, "relay_mode"),
     ("bad_rate_delay", {"relay_auth_method": "password", "relay_username": "alice@contoso.test",
                         "relay_password": "x", "relay_rate_delay": "quickly"}, "relay_rate_delay"),
-    ("postfix_oauth2_on_debian", {"relay_mta": "postfix", "relay_auth_method": "oauth2",
-                                  "relay_username": "alice@contoso.test", "relay_client_id": "11111111-1111-4111-8111-111111111111",
-                                  "relay_client_secret": "x"}, "sasl-xoauth2"),
+    ("oauth2_without_secret_or_certificate", dict(OAUTH2), "relay_client_secret"),
+    ("certificate_without_key", dict(OAUTH2, relay_client_certificate=PEM_CERT), "relay_client_key"),
+    ("certificate_not_pem", dict(OAUTH2, relay_client_certificate="MIIB...", relay_client_key=PEM_KEY),
+     "relay_client_certificate"),
+    ("secret_and_certificate", dict(OAUTH2, relay_client_secret="x", relay_client_certificate=PEM_CERT,
+                                    relay_client_key=PEM_KEY), "relay_client_secret"),
+    ("bad_auth_failure_defer", dict(OAUTH2, relay_client_secret="x", relay_auth_failure_defer="a day"),
+     "relay_auth_failure_defer"),
+    ("msmtp_with_certificate", dict(OAUTH2, relay_mta="msmtp", relay_client_certificate=PEM_CERT,
+                                    relay_client_key=PEM_KEY), "relay_client_certificate"),
 ]
 
 

@@ -38,7 +38,7 @@ def test_canary_secrets_stay_in_the_secret_files(lab_factory, run_relay, rh, tmp
     # change something so that the diff of the secret file is shown too (redacted)
     runs.append(run_relay(dict(pw_vars, relay_username="alice@contoso.test", relay_password=CANARY_PW + "2"),
                           diff=True, verbosity=3, check=True).assert_ok())
-    oauth_vars = rh.relay_vars(lab, relay_auth_method="oauth2", relay_username="alice@contoso.test",
+    oauth_vars = rh.relay_vars(lab, relay_auth_method="oauth2", relay_username="alice@contoso.test", relay_mta="msmtp",
                                relay_client_id=APP, relay_client_secret=CANARY_CS, relay_tenant="contoso.test")
     runs.append(run_relay(oauth_vars, diff=True, verbosity=3).assert_ok())
     subject = rh.unique("secret-oauth")

@@ -18,14 +18,17 @@ SECRET = "lab-app-secret-value"
 
 
 def oauth2_vars(rh, lab, **extra):
-    return rh.relay_vars(lab, relay_auth_method="oauth2", relay_username="alice@contoso.test",
+    return rh.relay_vars(lab, relay_auth_method="oauth2", relay_username="alice@contoso.test", relay_mta="msmtp",
                          relay_client_id=APP, relay_client_secret=SECRET, relay_tenant="contoso.test", **extra)
 
 
 def test_oauth2_with_msmtp_relays_as_the_mailbox(lab, run_relay, rh):
     run = run_relay(oauth2_vars(rh, lab)).assert_ok()
     chosen = [t for t in run.tasks if t["task"].endswith("Choose the MTA and the formats")][0]["result"]
-    assert chosen["ansible_facts"]["__relay_mta"] == "msmtp"  # auto: OAuth2 on Debian -> msmtp
+    assert chosen["ansible_facts"]["__relay_mta"] == "msmtp"
+    # msmtp has no queue: the role says so when it applies it
+    warnings = [w for r in run.results(action="mailfleet.outlook.mail_config") for w in r.get("warnings") or []]
+    assert any("msmtp has no queue" in w for w in warnings), warnings
     rc = open("/etc/msmtprc").read()
     assert "auth xoauth2" in rc and "tls_starttls on" in rc and "set_from_header on" in rc
     assert SECRET not in rc

@@ -20,7 +20,7 @@ APP = "11111111-1111-4111-8111-111111111111"
 def test_role_installs_msmtp_mta_and_sendmail_relays_with_xoauth2(lab, run_relay, rh):
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     try:
-        v = rh.relay_vars(lab, relay_install_packages=True, relay_auth_method="oauth2",
+        v = rh.relay_vars(lab, relay_install_packages=True, relay_auth_method="oauth2", relay_mta="msmtp",
                           relay_username="alice@contoso.test", relay_client_id=APP,
                           relay_client_secret="lab-app-secret-value", relay_tenant="contoso.test")
         run_relay(v, env=env).assert_ok()

@@ -91,6 +91,16 @@ CAPABILITIES = [
         ["msmtp", "--version"], r"(?s)TLS/SSL library: GnuTLS.*Supported authentication methods:\n[^\n]*\blogin\b.*\bxoauth2\b",
         files=["cmd:msmtp"], used_by="tests/integration/relay/, tests/integration/client/, tests/unit/client/"),
     Capability(
+        # the relay tests send with mail(1) as a non-root user: it must hand the message to the sendmail program
+        # (MAILRC's "set sendmail=" points it at a recorder here, /usr/sbin/sendmail in the tests)
+        "mailx-sendmail", "mail(1) (bsd-mailx) hands a message with its Subject to the sendmail program",
+        ["bsd-mailx"],
+        ["sh", "-c", 'printf "#!/bin/sh\\ncat > %s/out\\n" "$1" > "$1/rec" && chmod +x "$1/rec" '
+         '&& echo "set sendmail=$1/rec" > "$1/rc" && echo body | MAILRC="$1/rc" mail -s mf-capability bob@example.test '
+         '&& cat "$1/out"', "mailx", "{tmp}"],
+        r"^Subject: mf-capability$", files=["cmd:mail", "cmd:bsd-mailx"],
+        used_by="tests/integration/relay/test_97_oauth2_queue.py"),
+    Capability(
         "neomutt-query", "neomutt reads a config file and prints variables (-Q)", ["neomutt"],
         ["neomutt", "-n", "-F", "/dev/null", "-Q", "ssl_force_tls"], r"ssl_force_tls = (yes|no)", files=["cmd:neomutt"],
         used_by="tests/unit/client/test_client_formats.py"),

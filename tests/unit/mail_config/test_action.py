@@ -52,7 +52,8 @@ def test_renders_postfix_relay_and_is_idempotent(run_playbook, tmp_path):
     r = run.result(task="apply")
     assert r["changed"] is True
     assert r["changed_files"] == ["/etc/postfix/main.cf", "/etc/postfix/sasl_passwd",
-                                  "/etc/postfix/sender_canonical", "/etc/postfix/smtp_header_checks"]
+                                  "/etc/postfix/sender_canonical", "/etc/postfix/smtp_header_checks",
+                                  "/etc/postfix/defer_permanent"]
     main = (root / "etc/postfix/main.cf").read_text()
     assert "relayhost = [smtp.office365.com]:587" in main
     assert "smtp_sasl_security_options = noanonymous" in main

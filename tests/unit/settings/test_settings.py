@@ -28,7 +28,8 @@ def test_worldwide_defaults():
     assert s["pop"] == {"host": "outlook.office365.com", "port": 995, "security": "tls"}
     assert s["auth_method"] == "oauth2"
     assert s["limits"] == {"messages_per_minute": 30, "recipients_per_day": 10000, "recipients_per_message": 500,
-                           "tenant_external_recipients_per_day": "500 x licences^0.7 + 9,500 (trial tenants: 5,000)"}
+                           "tenant_external_recipients_per_day": "500 x licences^0.7 + 9,500 (trial tenants: 5,000)",
+                           "message_size": 35 * 1024 * 1024}
     assert s["recipients"] == "internal and external"
     assert s["oauth2"]["token_url"] is None  # no tenant given
     assert s["warnings"] == []

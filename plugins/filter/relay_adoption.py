@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: relay_adoption
 author: mailfleet engineers (@mailfleet)
-version_added: 0.2.0
+version_added: 1.0.0
 short_description: Turn what mail_senders_facts found on a host into the relay role's variables
 description:
   - Picks, among the system-wide senders M(mailfleet.outlook.mail_senders_facts) found, the one that carries the host's

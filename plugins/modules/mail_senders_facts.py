@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: mail_senders_facts
 short_description: Find how a host sends mail today, whoever configured it, and judge it against Microsoft's rules
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Reads, without changing anything, the configuration of every mail sender on the host - Postfix, Exim4 (Debian),
     nullmailer, msmtp (system and every user's), dma, OpenSMTPD - and the files under C(/etc) and the users' homes

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._catalog import PROFILES, microsoft_hosts
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import is_email
@@ -99,18 +100,27 @@ def _scalar(value):
     return json.dumps(str(value))
 
 
+# Every character YAML (or a terminal) could take as a line break or control: never inside a comment.
+_LINE_BREAKS = re.compile(u"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
+def _comment(text):
+    """Text from a host's files (a file name, an account) inside a YAML comment: on one line, whatever it holds."""
+    return _LINE_BREAKS.sub(u"?", u"%s" % (text,))
+
+
 def to_yaml(adopt, host=None, source=None):
     """The proposal as a host_vars YAML document, with what is to fill in as comments."""
     lines = ["---"]
     if host or source:
-        lines.append("# mailfleet.outlook.relay variables%s, proposed by mailfleet.outlook.adopt%s: review them."
-                     % (" for %s" % host if host else "", " from %s" % source if source else ""))
+        lines.append(_comment("# mailfleet.outlook.relay variables%s, proposed by mailfleet.outlook.adopt%s: review them."
+                              % (" for %s" % host if host else "", " from %s" % source if source else "")))
     for key, value in adopt["vars"].items():
         lines.append("%s: %s" % (key, _scalar(value)))
     for note in adopt.get("notes") or []:
-        lines.append("# note: %s" % note.replace("\n", " "))
+        lines.append(_comment("# note: %s" % note))
     if adopt.get("to_fill"):
         lines.append("# to fill in (discovery cannot know them; group_vars suit values shared by the fleet):")
         for key in sorted(adopt["to_fill"]):
-            lines.append("# %s: %s" % (key, adopt["to_fill"][key]))
+            lines.append(_comment("# %s: %s" % (key, adopt["to_fill"][key])))
     return "\n".join(lines) + "\n"

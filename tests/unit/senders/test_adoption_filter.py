@@ -46,3 +46,19 @@ def test_nothing_to_adopt(fake_root):
     assert not relay_adoption({"senders": []})["adopt"]
     with pytest.raises(AnsibleFilterError):
         relay_adoption("not facts")
+
+
+def test_hostile_values_stay_data_in_the_yaml():
+    """A file name and an account from a host are hostile: a line break in them must not add a YAML key."""
+    import yaml
+    evil_file = "/etc/app/x\nrelay_smtp_host: evil.example\r\u2028relay_mode: custom"
+    finding = {"program": "postfix", "file": evil_file, "line": 3, "verdict": "stops", "upstream": {"host": "smtp.office365.com"},
+               "adopt": {"vars": {"relay_profile": "microsoft365", "relay_mode": "submission", "relay_auth_method": "oauth2",
+                                  "relay_username": "a@contoso.com\nrelay_tenant: evil"},
+                         "to_fill": {}, "notes": ["found in %s" % evil_file]}}
+    other = dict(finding, program="dma", file=evil_file + "2")
+    out = relay_adoption({"senders": [finding, other], "mentions": []}, host="web\n01")
+    doc = yaml.safe_load(out["yaml"])
+    assert sorted(doc) == ["relay_auth_method", "relay_mode", "relay_profile", "relay_username"]
+    assert doc["relay_mode"] == "submission" and doc["relay_username"] == "a@contoso.com\nrelay_tenant: evil"
+    assert all(line.startswith(("---", "#", "relay_")) for line in out["yaml"].splitlines())

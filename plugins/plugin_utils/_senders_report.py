@@ -305,4 +305,4 @@ def register():
                         (fr.SUMMARY_LINE_HOOKS, exposure_text)):
         if hook not in hooks:
             hooks.append(hook)
-    frh.register_section("senders", section_html, before="by-cause")
+    frh.register_section("senders", section_html, before="grid")

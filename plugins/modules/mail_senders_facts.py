@@ -59,7 +59,7 @@ options:
         description: Catalog profile to judge the upstream as.
         type: str
         required: true
-        choices: [microsoft365, outlook_com, gcc_high, dod, china, custom, lab]
+        choices: [china, custom, dod, gcc_high, lab, microsoft365, microsoft365_hve, outlook_com]
       service:
         description: What the upstream is - the SMTP submission endpoint, or the tenant MX host (connector, direct send).
         type: str

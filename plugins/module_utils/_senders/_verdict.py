@@ -58,7 +58,12 @@ MANAGED_FIX = {
 
 
 def profile_applies_basic_auth(profile):
+    """Whether the December 2026 Basic auth switch applies to the profile: Microsoft's (and the lab, which rehearses
+    it), unless the profile's own ``basic_auth`` entry has no date (High Volume Email)."""
     entry = PROFILES.get(profile) or {}
+    own = entry.get("basic_auth")
+    if own is not None and not own.get("disabled_by_default_from"):
+        return False
     return bool(entry.get("microsoft") or entry.get("emulates_microsoft"))
 
 

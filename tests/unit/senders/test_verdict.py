@@ -118,3 +118,11 @@ def test_yaml_proposal_is_data_even_for_hostile_values():
 def test_managed_mark_matches_mail_config():
     from ansible_collections.mailfleet.outlook.plugins.action.mail_config import MANAGED
     assert (MANAGED % ("postfix_relay", "x")).startswith(_finding.MANAGED_MARK)
+
+
+def test_high_volume_email_is_not_on_the_december_deadline():
+    """The catalog's HVE profile has its own Basic auth entry without a date: a password to smtp-hve is not 'stops'."""
+    f = judged("smtp-hve.office365.com", 587)
+    assert (f["profile"], f["microsoft"]) == ("microsoft365_hve", True)
+    assert "basic_auth" not in codes(f) and f["verdict"] == "review"
+    assert judged("smtp.office365.com", 587)["verdict"] == "stops"

@@ -81,9 +81,9 @@ def _configure(name, root, lab):
         sc.nullmailer(root, "%s smtp --port=%d --starttls --x509cafile=%s --user=nm@contoso.test --pass=%s" % (
             LAB_NAME, sub, lab.ca_file, CANARY))
     elif name == "msmtp":
-        sc.write(root, "/usr/local/bin/lab-token", "#!/bin/sh\necho not-a-real-token\n", mode=0o755)
+        sc.write(root, "/etc/mail/lab-token", "#!/bin/sh\necho not-a-real-token\n", mode=0o755)
         sc.msmtp(root, "/etc/msmtprc", "defaults\ntls on\ntls_trust_file %s\n\naccount lab\nhost %s\nport %d\nauth xoauth2\n"
-                                       "user sys@contoso.test\npasswordeval \"/usr/local/bin/lab-token\"\n\naccount default : lab\n"
+                                       "user sys@contoso.test\npasswordeval \"/etc/mail/lab-token\"\n\naccount default : lab\n"
                  % (lab.ca_file, LAB_NAME, sub), mode=0o644, account="lab")
         sc.msmtp(root, ALICE[2] + "/.msmtprc", "account work\nhost %s\nport %d\ntls on\ntls_trust_file %s\nauth login\n"
                                                "user alice@contoso.test\npassword %s\n" % (LAB_NAME, sub, lab.ca_file, CANARY),

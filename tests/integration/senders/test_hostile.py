@@ -10,6 +10,7 @@ import time
 import pytest
 
 from mailfleet_testing import AnsibleRunner, make_env
+from mailfleet_testing.local_users import local_users, scratch_dir
 from mailfleet_testing.senders import CANARY
 
 pytestmark = [pytest.mark.timeout(180)]
@@ -53,20 +54,22 @@ def hostile(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("needs root (files owned by a test user, a run as another user)")
     work = tmp_path_factory.mktemp("hostile")
-    root = _root(str(work))
-    os.chmod(str(work), 0o755)
-    local_tmp = work / "ansible-local"
-    local_tmp.mkdir()
-    runner = AnsibleRunner(make_env(local_tmp), work)
-    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
-        {"name": "discover", "mailfleet.outlook.mail_senders_facts": {"root": root, "timeout": 3}, "register": "found"},
-        {"name": "discover as nobody", "become": True, "become_user": "nobody", "become_method": "ansible.builtin.su",
-         "mailfleet.outlook.mail_senders_facts": {"root": root, "timeout": 3, "mentions": False}, "register": "found_nobody",
-         "ignore_errors": True},
-    ]}]
-    started = time.monotonic()
-    run = runner.playbook(play, verbosity=3, timeout=120)
-    return {"run": run, "elapsed": time.monotonic() - started, "root": root}
+    # the scratch root lives where a test user can reach it (pytest's own directories are root's, 0700)
+    with scratch_dir("mfs-hostile") as base, local_users(1, prefix="mfh") as (reader,):
+        root = _root(base)
+        local_tmp = work / "ansible-local"
+        local_tmp.mkdir()
+        runner = AnsibleRunner(make_env(local_tmp), work)
+        play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+            {"name": "discover", "mailfleet.outlook.mail_senders_facts": {"root": root, "timeout": 3}, "register": "found"},
+            {"name": "discover as another user", "become": True, "become_user": reader.pw_name,
+             "become_method": "ansible.builtin.su",
+             "mailfleet.outlook.mail_senders_facts": {"root": root, "timeout": 3, "mentions": False},
+             "register": "found_other", "ignore_errors": True},
+        ]}]
+        started = time.monotonic()
+        run = runner.playbook(play, verbosity=3, timeout=120)
+        yield {"run": run, "elapsed": time.monotonic() - started, "root": root}
 
 
 def test_hostile_files_are_reported_not_waited_on(hostile):
@@ -93,7 +96,7 @@ def test_time_bound(hostile):
 
 
 def test_unreadable_as_another_user(hostile):
-    result = hostile["run"].result(task="discover as nobody")
+    result = hostile["run"].result(task="discover as another user")
     assert "ansible_facts" in result, result
     facts = result["ansible_facts"]["mail_senders"]
     reasons = dict((u["path"], u["reason"]) for u in facts["unreadable"])

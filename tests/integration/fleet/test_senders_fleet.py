@@ -299,8 +299,8 @@ def test_adopt_dry_run_shows_the_takeover(senders_fleet, inventory, tmp_path_fac
                    "relay_smtp_port": senders_fleet["lab"].ports["submission"]}
     nullm = yaml.safe_load(open(str(work / "adopt" / "host_vars" / "nullm.yml")))
     assert nullm["relay_username"] == "nm@contoso.test"
-    writes = [t for t in run.tasks if t["action"] == "mailfleet.outlook.mail_config" and t["task"].startswith("Write")]
-    assert sorted(t["host"] for t in writes) == ["nullm", "pfx"]
+    writes = [t for t in run.tasks if t["action"] == "mailfleet.outlook.mail_config" and t["task"].split(" : ")[-1].startswith("Write")]
+    assert sorted(t["host"] for t in writes) == ["nullm", "pfx"], run.describe()
     for t in writes:
         assert t["status"] == "changed", t
         files = t["result"]["changed_files"]

@@ -39,6 +39,10 @@ FAILING_VERDICTS = ("wrong", "stops", "blocked", "unsafe")
 OPEN_VERDICTS = FAILING_VERDICTS + ("review",)
 # Per host at most this many unreadable paths in the report (the host's own facts have them all).
 UNREADABLE_PER_HOST = 50
+# The HTML stays readable at thousands of hosts: at most this many rows per verdict group and exposure files (the
+# page says how many more; report.json and report.xml have every one).
+HTML_ROWS_PER_VERDICT = 500
+HTML_EXPOSURE_FILES = 2000
 _CONTROL = re.compile(u"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 SENDERS_CSS = (
@@ -158,10 +162,13 @@ def build_section(report):
     rows = sender_rows(report)
     exposed = [r for r in rows if r["basic_auth"]]
     files = []
+    seen = set()
     for r in exposed:
         entry = {"host": r["host"], "file": r["file"], "line": r["line"], "program": r["program"], "kind": r["kind"],
                  "account": r["account"], "managed": r["managed"], "secret": r["secret"]}
-        if entry not in files:
+        key = json.dumps(entry, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
             files.append(entry)
     hosts = sorted(set(r["host"] for r in exposed), key=fr.host_sort_key)
     exposure = {
@@ -246,6 +253,13 @@ def _adopt_block(adopt):
     return "<details class=\"adopt\"><summary>relay variables</summary><pre>%s</pre></details>" % _e("\n".join(lines))
 
 
+def _more(left, what, where):
+    if left <= 0:
+        return ""
+    return ("<p class=\"more\" data-more=\"%d\">and %s more %s: report.json (%s) and report.xml have every one</p>"
+            % (left, "{:,}".format(left), _e(what), _e(where)))
+
+
 def section_html(report, page=None):
     section = report.get("senders")
     if not section or not (section["hosts_scanned"] or section["not_scanned"]):
@@ -259,12 +273,13 @@ def section_html(report, page=None):
     if e["files"]:
         w("<table id=\"exposure-files\"><thead><tr><th>host</th><th>file</th><th>program</th><th>account</th>"
           "<th>secret</th><th>managed</th></tr></thead><tbody>")
-        for f in e["files"]:
+        for f in e["files"][:HTML_EXPOSURE_FILES]:
             w("<tr class=\"exposure-row\" data-host=\"%s\" data-file=\"%s\"><td>%s</td><td><code>%s:%s</code></td><td>%s</td>"
               "<td>%s</td><td>%s</td><td>%s</td></tr>" % (
                   _e(f["host"]), _e(f["file"]), _e(f["host"]), _e(f["file"]), _e(f["line"] or "-"), _e(f["program"]),
                   _e(f["account"] or "-"), _e(f["secret"] or "-"), "yes" if f["managed"] else "no"))
         w("</tbody></table>")
+        w(_more(len(e["files"]) - HTML_EXPOSURE_FILES, "files", "summary.basic_auth_exposure and senders.exposure.files"))
     rows = sender_rows(report)
     for verdict in VERDICTS:
         group = [r for r in rows if r["verdict"] == verdict]
@@ -275,7 +290,7 @@ def section_html(report, page=None):
                                       _e(VERDICT_TITLES.get(verdict, verdict)), len(group)))
         w("<table class=\"senders\"><thead><tr><th>host</th><th>program</th><th>file</th><th>upstream</th><th>security</th>"
           "<th>auth</th><th>account</th><th>secret</th><th>problems</th><th>fix</th></tr></thead><tbody>")
-        for r in group:
+        for r in group[:HTML_ROWS_PER_VERDICT]:
             w("<tr class=\"sender-row\" data-host=\"%s\" data-verdict=\"%s\" data-program=\"%s\" data-file=\"%s\">"
               "<td>%s</td><td>%s%s</td><td><code>%s:%s</code></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
               "<td>%s</td><td class=\"fix\">%s%s</td></tr>" % (
@@ -283,7 +298,9 @@ def section_html(report, page=None):
                   " (managed)" if r["managed"] else "", _e(r["file"]), _e(r["line"] or "-"), _e(r["upstream"]),
                   _e(r["security"]), _e(r["auth"]), _e(r["account"] or "-"), _e(r["secret"] or "-"),
                   "<br>".join(_e(p) for p in r["problems"]) or "-", _e(r["fix"] or "-"), _adopt_block(r["adopt"])))
-        w("</tbody></table></details>")
+        w("</tbody></table>")
+        w(_more(len(group) - HTML_ROWS_PER_VERDICT, "findings with this verdict", "hosts[].senders.findings"))
+        w("</details>")
     if section["not_scanned"] or section["incomplete"] or section["unreadable"]:
         w("<h3>Not read</h3><ul id=\"senders-unread\">")
         for item in section["not_scanned"]:

@@ -117,3 +117,16 @@ def test_hostile_values_cannot_forge_lines_or_markup(fleet_results):
     assert "\n" not in failure.get("name") and "\x1b" not in xml
     assert "\naccount: evil\n" not in failure.find("failure").text     # no forged "failures: 0" line
     assert "\n" not in fr.summary_line(report)
+
+
+def test_html_caps_rows_and_says_how_many_more(fleet_results, monkeypatch):
+    """At thousands of hosts the page keeps a bounded number of rows per verdict and says where the rest is."""
+    monkeypatch.setattr(sr, "HTML_ROWS_PER_VERDICT", 1)
+    monkeypatch.setattr(sr, "HTML_EXPOSURE_FILES", 2)
+    report = fr.build_report(sorted(fleet_results), fleet_results, generated="2026-12-01T10:00:00+00:00")
+    section = sr.section_html(report)
+    assert section.count('class="exposure-row"') == 2 and 'data-more="1">and 1 more files' in section
+    stops = section[section.index('data-verdict="stops"'):]
+    stops = stops[:stops.index("</details>")]
+    assert stops.count('class="sender-row"') == 1 and 'data-more="2">and 2 more findings with this verdict' in stops
+    assert len(sr.sender_rows(report)) == 4 and report["senders"]["exposure"]["files_count"] == 3   # the data is whole

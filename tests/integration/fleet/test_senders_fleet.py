@@ -5,7 +5,7 @@ private mount namespace of its sshd), where the mail senders were set up the way
 collection - some with password (Basic) auth to the lab's submission endpoint, one to smtp.office365.com:465, one
 application's own settings. check.yml (over SSH) must list exactly those hosts and files as the Basic-auth exposure,
 in report.json, report.xml and report.html (headless Chromium); adopt.yml --check --diff shows the takeover of two
-of them by the relay role and changes nothing; no secret appears in any output.
+of them by the relay role (OAuth2 behind Postfix's queue) and changes nothing; no secret appears in any output.
 
     pfx     Postfix (postconf -e): relayhost = lab submission, sasl_passwd            -> stops
     exim    Exim4 (debconf answers + update-exim4.conf): smarthost = lab, passwd.client -> stops
@@ -304,7 +304,10 @@ def test_adopt_dry_run_shows_the_takeover(senders_fleet, inventory, tmp_path_fac
     for t in writes:
         assert t["status"] == "changed", t
         files = t["result"]["changed_files"]
-        assert "/etc/msmtprc" in files, files
-    assert "+account mailfleet" in run.stdout and "passwordeval" in run.stdout    # the diff of /etc/msmtprc, printed
+        assert "/etc/postfix/main.cf" in files, files
+    # the diff of main.cf, printed: Postfix keeps the queue and hands mail to mailfleet-xoauth2 over LMTP instead of
+    # logging in to the lab with the hand-configured password
+    sub = senders_fleet["lab"].ports["submission"]
+    assert "+default_transport = lmtp:unix:private/" in run.stdout and "-relayhost = [%s]:%d" % (LAB_NAME, sub) in run.stdout
     out = run.all_output()
     assert CANARY not in out and CLIENT_SECRET not in out

@@ -11,7 +11,11 @@ Layout (all addresses are private to this machine; nothing is sent anywhere else
                                /etc/netns/<ns>/hosts maps the lab's name to 10.77.N.1,
                                optional nftables rules in its own output chain (drop / reject)
 
-Every namespace shares this machine's file system, so the target Python is /usr/bin/python3.
+Every namespace shares this machine's file system, so the target Python is /usr/bin/python3. A host may have
+``mounts`` of its own (a private mount namespace for its sshd and everything Ansible runs there): an overlay whose
+upper layer holds the host's own files (``{"type": "overlay", "target": "/etc", "upper": DIR, "work": DIR}``,
+over this machine's /etc) or an empty tmpfs (``{"type": "tmpfs", "target": "/root"}``); nothing outside the
+namespace sees them. With an /etc overlay the host's /etc/hosts is written into its upper layer too.
 
 CLI (the demo uses it):
     netns_fleet.py up   --workdir DIR --host NAME[:drop=P,P|:reject=P,P|:nosshd] ... [--lab-name NAME]
@@ -68,6 +72,27 @@ def missing_programs():
     missing += [] if shutil.which("ssh-keygen") else ["ssh-keygen (openssh-client)"]
     missing += [] if (shutil.which("nft") or shutil.which("iptables")) else ["nft (nftables) or iptables"]
     return missing
+
+
+def private_mounts_argv(mounts, argv):
+    """``argv`` in a private mount namespace with ``mounts`` (see the module docstring); ``argv`` as is without."""
+    if not mounts:
+        return list(argv)
+    steps = []
+    params = []
+    for mount in mounts:
+        n = len(params)
+        if mount["type"] == "overlay":
+            os.makedirs(mount["work"], exist_ok=True)
+            steps.append('mount -t overlay overlay -o "lowerdir=$%d,upperdir=$%d,workdir=$%d" "$%d"' % (n + 1, n + 2, n + 3, n + 1))
+            params += [mount["target"], mount["upper"], mount["work"]]
+        elif mount["type"] == "tmpfs":
+            steps.append('mount -t tmpfs -o mode=0700 tmpfs "$%d"' % (n + 1))
+            params.append(mount["target"])
+        else:
+            raise FleetError("unknown mount type %r" % mount["type"])
+    script = "set -e; %s; shift %d; exec \"$@\"" % ("; ".join(steps), len(params))
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh"] + params + list(argv)
 
 
 def _used_subnets():
@@ -193,9 +218,14 @@ class Fleet:
         os.makedirs(etc, exist_ok=True)
         self.created["etc_netns"].append(etc)
         self.save()
+        hosts_text = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                      "%s\t%s %s\n%s\t%s\n" % (host["address"], host["name"], ns, self.gateway, self.lab_name))
         with open(os.path.join(etc, "hosts"), "w") as f:
-            f.write("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                    "%s\t%s %s\n%s\t%s\n" % (host["address"], host["name"], ns, self.gateway, self.lab_name))
+            f.write(hosts_text)
+        for mount in host.get("mounts") or []:
+            if mount["type"] == "overlay" and mount["target"] == "/etc":   # overlayfs shows the lower /etc/hosts
+                with open(os.path.join(mount["upper"], "hosts"), "w") as f:
+                    f.write(hosts_text)
         fw = host.get("firewall")
         if fw:
             self.firewall(host, fw["action"], fw["ports"])
@@ -233,7 +263,8 @@ class Fleet:
                 "MaxStartups 50:30:100", "MaxSessions 50", "LogLevel ERROR",
                 "Subsystem sftp internal-sftp", ""]))
         log = open(os.path.join(self.workdir, "sshd-%s.log" % host["name"]), "ab")
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, SSHD, "-D", "-e", "-f", cfg],
+        argv = private_mounts_argv(host.get("mounts") or [], [SSHD, "-D", "-e", "-f", cfg])
+        proc = subprocess.Popen(["ip", "netns", "exec", ns] + argv,
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         log.close()
         self.sshd_pids[host["name"]] = proc.pid

@@ -39,6 +39,10 @@ from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report im
     trend_line,
     write_report,
 )
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _senders_report
+
+# The report parts that plug in through the report's extension points.
+_senders_report.register()
 
 # At most this many host lines in the plain-text table of the task result (the files have every host).
 TABLE_LIMIT = 50

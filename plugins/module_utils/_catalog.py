@@ -342,3 +342,31 @@ PROFILE_NAMES = tuple(sorted(PROFILES))
 def get_profile(name):
     """Return a deep copy of the named profile, or raise KeyError."""
     return copy.deepcopy(PROFILES[name])
+
+
+# Tenant MX hosts (connector relay and direct send, facts section 2): recognised by these name suffixes only, never
+# built from them (see M365_CONNECTOR["note"]). Discovery (mail_senders_facts) uses them to tell a host that
+# relays to a tenant's MX from one that sends somewhere else.
+MX_HOST_SUFFIXES = {
+    "suffixes": (".mail.protection.outlook.com", ".mx.microsoft"),
+    "profile": "microsoft365",
+    "source": "tenant MX hosts <domain-with-dashes>.mail.protection.outlook.com; *.mx.microsoft for domains added "
+              "from about July 2026 (MC1048624)",
+}
+
+
+def microsoft_hosts():
+    """Every Microsoft host name of the catalog, lower case -> (profile, service): ``submission`` (the SMTP
+    submission host, also the opt-in legacy TLS one) or ``mailbox`` (the IMAP/POP host, which some guides also give
+    for SMTP). The first profile in PROFILE_NAMES order wins for a host shared by two profiles (outlook_com and
+    microsoft365 share the mailbox host)."""
+    hosts = {}
+    for name in PROFILE_NAMES:
+        profile = PROFILES[name]
+        if not profile["microsoft"]:
+            continue
+        for key, service in (("smtp", "submission"), ("smtp_legacy_tls_host", "submission"), ("imap", "mailbox"), ("pop", "mailbox")):
+            endpoint = profile.get(key)
+            if endpoint and endpoint.get("host"):
+                hosts.setdefault(endpoint["host"].lower(), (name, service))
+    return hosts

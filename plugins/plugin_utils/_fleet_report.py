@@ -31,7 +31,9 @@ assembles them again.
 
 Extending the report: ``HOST_HOOKS`` (functions ``(row, result)`` that copy more of a host's result into its
 row) and ``SUMMARY_HOOKS`` (functions ``(report)`` returning a dict merged into ``summary``; they run on
-every assemble, merges included). New keys are additive: consumers ignore keys they do not know.
+every assemble, merges included), ``SUMMARY_LINE_HOOKS`` (functions ``(report)`` returning one more part of the
+summary line, or "") and ``JUNIT_HOOKS`` (functions ``(root, report)`` adding a suite to the ``testsuites``
+element). New keys are additive: consumers ignore keys they do not know.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -68,6 +70,8 @@ NOT_IN_SLICES_MSG = "no merged report has a result for this host (its slice or j
 # Extension points (see the module docstring).
 HOST_HOOKS = []
 SUMMARY_HOOKS = []
+SUMMARY_LINE_HOOKS = []
+JUNIT_HOOKS = []
 
 
 class ReportError(ValueError):
@@ -459,7 +463,8 @@ def summary_line(report):
         parts.append("%d with configuration drift" % len(s["drift_hosts"]))
     if s["basic_auth_hosts"]:
         parts.append("%d still on Basic auth (deadline %s)" % (len(s["basic_auth_hosts"]), s["basic_auth_deadline"]))
-    return "; ".join(parts)
+    parts.extend(hook(report) for hook in SUMMARY_LINE_HOOKS)
+    return "; ".join(p for p in parts if p)
 
 
 def summary_table(report, limit=None):
@@ -604,6 +609,8 @@ def render_junit(report):
         ds.set("failures", str(nfail))
         root.set("tests", str(tests + len(drift_rows)))
         root.set("failures", str(failures + nfail))
+    for hook in JUNIT_HOOKS:
+        hook(root, report)
     # one element per line: readable, and much cheaper than ElementTree.indent at thousands of cases
     for el in root.iter():
         if len(el):

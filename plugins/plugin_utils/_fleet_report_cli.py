@@ -33,6 +33,10 @@ from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report im
     trend_line,
     write_report,
 )
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _senders_report
+
+# The report parts that plug in through the report's extension points.
+_senders_report.register()
 
 
 def _hosts(path):

@@ -153,6 +153,31 @@ CAPABILITIES = [
         ["tinyproxy-bin"], ["tinyproxy", "-v"], r"tinyproxy 1\.(1\d|[2-9]\d)\.", files=["cmd:tinyproxy"],
         used_by="tests/integration/smtp_check/test_proxy_site.py"),
     Capability(
+        # the discovery tests run the packages' own tools (update-exim4.conf, postinst code) with /etc an overlay of a
+        # scratch directory in a private mount namespace, and give each namespace fleet host its own /etc and /home
+        "overlay-private-etc", "a private mount namespace (unshare) with an overlayfs over /etc",
+        ["util-linux", "mount"],
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         'mkdir "$1/u" "$1/w" && echo mine > "$1/u/mailfleet-cap" && mount -t overlay overlay '
+         '-o "lowerdir=/etc,upperdir=$1/u,workdir=$1/w" /etc && test -s /etc/passwd && cat /etc/mailfleet-cap',
+         "overlay", "{tmp}"], r"^mine$", files=["cmd:unshare", "cmd:mount"], root=True,
+        used_by="tests/integration/senders/, tests/integration/fleet/test_senders_fleet.py"),
+    Capability(
+        # foreign MTAs cannot be installed beside Postfix (they provide mail-transport-agent): the discovery tests
+        # take their files from the .deb (apt-get download + dpkg-deb -x into .build/debs), never installing them
+        "apt-download-mtas", "apt-get can download exim4, nullmailer, dma and OpenSMTPD (not installed) and dpkg-deb unpack them",
+        ["apt", "dpkg"],
+        ["sh", "-c", 'cd "$1" && apt-get download -q --print-uris exim4-config exim4-daemon-light nullmailer dma opensmtpd '
+         '&& dpkg-deb --version', "apt", "{tmp}"],
+        r"(?s)(?=.*exim4-config_)(?=.*exim4-daemon-light_)(?=.*nullmailer_)(?=.*\bdma_)(?=.*opensmtpd_).*Debian 'dpkg-deb'",
+        files=["cmd:apt-get", "cmd:dpkg-deb"],
+        used_by="tests/integration/senders/, tests/integration/fleet/test_senders_fleet.py (mailfleet_testing.debs)"),
+    Capability(
+        # ansible.builtin.apt needs python3-apt on the target, in check mode too (adopt.yml --check runs the relay role)
+        "python-apt", "the system Python has apt_pkg (ansible.builtin.apt)", ["python3-apt"],
+        [SYSTEM_PYTHON, "-c", "import apt_pkg; apt_pkg.init(); print('apt-ok')"], r"^apt-ok$", files=["py:apt_pkg"],
+        used_by="tests/integration/fleet/test_senders_fleet.py (adopt.yml --check)"),
+    Capability(
         "iptables", "iptables, the namespace fleet's fallback where nft is missing", ["iptables"],
         ["iptables", "--version"], r"iptables v\d", files=["cmd:iptables"], used_by="scripts/netns_fleet.py"),
     Capability(

@@ -109,8 +109,8 @@ class OAuth2Error(Exception):
         self.error = error
         self.status = status
         if temporary is None:
-            temporary = (status is None or status >= 500 or status == 429 or aadsts in TEMPORARY_AADSTS
-                         or error in TEMPORARY_ERRORS)
+            temporary = any((status is None, status is not None and status >= 500, status == 429,
+                             aadsts in TEMPORARY_AADSTS, error in TEMPORARY_ERRORS))
         self.temporary = bool(temporary)
 
 
@@ -272,8 +272,8 @@ def client_assertion(token_url, client_id, certificate_file, key_file, lifetime=
     header = {"alg": "RS256", "typ": "JWT", "x5t": certificate_thumbprint(certificate)}
     claims = {"aud": token_url, "iss": client_id, "sub": client_id, "jti": str(uuid.uuid4()),
               "nbf": now, "iat": now, "exp": now + int(lifetime)}
-    signing_input = (_b64url(json.dumps(header, separators=(",", ":")).encode("utf-8")) + "."
-                     + _b64url(json.dumps(claims, separators=(",", ":")).encode("utf-8")))
+    signing_input = ".".join(_b64url(json.dumps(part, separators=(",", ":")).encode("utf-8"))
+                             for part in (header, claims))
     return signing_input + "." + _b64url(signer(signing_input.encode("ascii"), key_file))
 
 
@@ -368,9 +368,8 @@ def cached_token(cache_path, fetch, identity, force=False, clock=time.time, min_
                 with open(cache_path, "r") as handle:
                     cached = json.load(handle)
                 left = float(cached.get("expires_at") or 0) - clock()
-                if (cached.get("identity") == identity and cached.get("access_token")
-                        and left > (min_validity if min_validity is not None
-                                    else _refresh_margin(cached.get("expires_in")))):
+                margin = min_validity if min_validity is not None else _refresh_margin(cached.get("expires_in"))
+                if cached.get("identity") == identity and cached.get("access_token") and left > margin:
                     return cached, False
             except (IOError, OSError, ValueError, TypeError, AttributeError):
                 pass  # no cache yet, or an unreadable one: fetch and replace it

@@ -57,7 +57,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9._~:-]{1,256}")
 # them) and the Unicode line and paragraph separators - nor a lone surrogate (not encodable as UTF-8).
 # Multi-line values (a format says which) may hold LF, CR LF and TAB.
 _CONTROL = re.compile(u"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-_CONTROL_MULTILINE = re.compile(u"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]|\r(?!\n)")
+_CONTROL_MULTILINE = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]|\r(?!\n)")
 _CONTROL_NAMES = {0x00: "NUL", 0x09: "TAB", 0x0a: "LF, a newline", 0x0d: "CR, a carriage return", 0x1b: "ESC",
                   0x7f: "DEL", 0x85: "NEL, a next-line", 0x2028: "LINE SEPARATOR", 0x2029: "PARAGRAPH SEPARATOR"}
 # Variable names whose values are secrets: errors name them but never show their value.

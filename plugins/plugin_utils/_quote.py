@@ -155,15 +155,14 @@ def neomutt_command_output(argv):
 # ------------------------------------------------------------------------------------------------- GKeyFile
 
 def keyfile(value):
-    """A GLib key-file value (Evolution .source files): backslash is ``\\\\``, and the blanks at both ends are
-    ``\\s`` / ``\\t`` (GLib drops a leading blank otherwise). GLib.KeyFile.get_string reads it back."""
+    """A GLib key-file value (Evolution .source files): backslash is ``\\\\``, and the spaces at both ends are
+    ``\\s`` (GLib drops leading blanks otherwise; a tab is a control character, refused before).
+    GLib.KeyFile.get_string reads it back."""
     value = _text("keyfile", value).replace("\\", "\\\\")
-    stripped = value.lstrip(" \t")
-    lead = value[:len(value) - len(stripped)]
-    core = stripped.rstrip(" \t")
-    tail = stripped[len(core):]
-    blanks = {" ": "\\s", "\t": "\\t"}
-    return "".join(blanks[ch] for ch in lead) + core + "".join(blanks[ch] for ch in tail)
+    core = value.strip(" ")
+    lead = len(value) - len(value.lstrip(" "))
+    tail = len(value) - len(value.rstrip(" ")) if core else 0
+    return "\\s" * lead + core + "\\s" * tail
 
 
 # ------------------------------------------------------------------------------------------------- XML

@@ -57,6 +57,18 @@ from ansible.plugins.lookup import LookupBase
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import SettingsError, refuse_control_characters
 
 
+_SPECS = {}  # (path, mtime) -> options: a play over many hosts reads each role's spec once
+
+
+def _options(spec_file, entry_point):
+    key = (spec_file, os.stat(spec_file).st_mtime_ns, entry_point)
+    if key not in _SPECS:
+        with open(spec_file, "rb") as handle:
+            spec = yaml.safe_load(handle)
+        _SPECS[key] = spec["argument_specs"][entry_point]["options"] or {}
+    return _SPECS[key]
+
+
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
@@ -67,9 +79,7 @@ class LookupModule(LookupBase):
             raise AnsibleLookupError("mailfleet.outlook.checked_role_vars: call it from a task of a role (role_path is not set)")
         spec_file = os.path.join(to_text(role_path), "meta", "argument_specs.yml")
         try:
-            with open(spec_file, "rb") as handle:
-                spec = yaml.safe_load(handle)
-            options = spec["argument_specs"][self.get_option("entry_point")]["options"] or {}
+            options = _options(spec_file, self.get_option("entry_point"))
         except (OSError, KeyError, TypeError, yaml.YAMLError) as err:
             raise AnsibleLookupError("mailfleet.outlook.checked_role_vars: cannot read the options of %s: %s" % (spec_file, err))
         names = sorted(options)

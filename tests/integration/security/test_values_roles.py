@@ -161,6 +161,28 @@ def test_a_newline_in_any_role_variable_stops_the_run_before_any_change(run_play
     assert not changed, changed
 
 
+def test_relay_unsafe_extra_settings_need_their_names_and_are_warned(run_playbook, tmp_path):
+    base = _control(tmp_path / "refused", "relay")
+    allowed = dict(_control(tmp_path / "allowed", "relay"), relay_allow_unsafe_settings=["inet_interfaces", "mynetworks"])
+    unsafe = {"relay_extra_settings": {"inet_interfaces": "all", "mynetworks": "0.0.0.0/0"}}
+    run = run_playbook([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "start", "ansible.builtin.set_fact": {"mf_outcome": {}}},
+        _block("refused", "relay", dict(base, **unsafe)),
+        _block("allowed", "relay", dict(allowed, **unsafe)),
+        {"name": "outcome", "ansible.builtin.debug": {"var": "mf_outcome"}},
+    ]}], timeout=200)
+    outcome = run.result(task="outcome")["mf_outcome"]
+    refused = outcome["refused"]
+    assert refused["failed"] and refused["msg"].startswith("relay_extra_settings: inet_interfaces='all' listens beyond")
+    assert "relay_allow_unsafe_settings" in refused["msg"] and not (tmp_path / "refused").exists()
+    assert outcome["allowed"] == {"failed": False}
+    main_cf = (tmp_path / "allowed/root/etc/postfix/main.cf").read_text()
+    assert "\ninet_interfaces = all\n" in main_cf and "\nmynetworks = 0.0.0.0/0\n" in main_cf
+    assert "loopback-only" not in main_cf
+    # the warning is shown on the run that applies them
+    assert "applying unsafe main.cf settings because relay_allow_unsafe_settings lists them" in run.stdout + run.stderr
+
+
 def _changed_after_control(tasks):
     """Tasks reported as changed after the control block (the cases come after it, in order)."""
     after = False

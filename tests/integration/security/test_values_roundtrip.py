@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from mailfleet_testing import mail_config_planner, running_in_ci
+from mailfleet_testing import format_planner, running_in_ci
 from mailfleet_testing import readers
 
 from ansible_collections.mailfleet.outlook.plugins.action.mail_config import PlanError
@@ -44,7 +44,7 @@ def _need(program):
 
 @pytest.fixture(scope="module")
 def planner():
-    return mail_config_planner()
+    return format_planner()
 
 
 def plan(planner, formats, variables=None, settings=None, secrets=None, profile="custom", prefix=""):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailfleet_testing import mail_config_planner
+from mailfleet_testing import format_planner
 
 from ansible_collections.mailfleet.outlook.plugins.action.mail_config import PlanError
 from ansible_collections.mailfleet.outlook.plugins.module_utils import _settings
@@ -127,7 +127,7 @@ def _relay(planner, extra, allowed=None):
 
 
 def test_relay_extra_settings_refuses_an_open_relay_unless_allowed():
-    planner = mail_config_planner()
+    planner = format_planner()
     with pytest.raises(PlanError) as info:
         _relay(planner, {"inet_interfaces": "all", "mynetworks": "0.0.0.0/0"})
     text = str(info.value)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailfleet_testing import mail_config_planner
+from mailfleet_testing import format_planner
 
 from ansible_collections.mailfleet.outlook.plugins.action.mail_config import PlanError
 from ansible_collections.mailfleet.outlook.plugins.filter.client_accounts import client_accounts
@@ -67,7 +67,7 @@ def baselines():
 
 @pytest.fixture(scope="module")
 def planner():
-    return mail_config_planner()
+    return format_planner()
 
 
 def _plan(planner, fmt, profile, settings, variables, secrets, prefix):

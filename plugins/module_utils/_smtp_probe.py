@@ -1516,7 +1516,9 @@ def _mailbox_step(session, step, *args):
     try:
         return step(session.io, *args)
     except ProbeError as err:
-        if login:
+        # what the server said during a login (a refusal, a closing line, an answer we could not read) is shown
+        # through auth_reply_text; the probe's own texts (no token, no TLS) are kept
+        if login and (isinstance(err, mailbox.MailboxRefused) or err.code in ("connection_closed", "protocol_error")):
             err.detail = auth_reply_text(err.detail)
         if isinstance(err, mailbox.MailboxRefused):
             probe.result["reply"] = {"code": None, "enhanced_code": None, "text": _clip(probe.shown(err.answer))}

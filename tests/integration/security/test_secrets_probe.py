@@ -353,3 +353,54 @@ def test_an_echoed_secret_is_redacted_in_every_output_of_a_real_run(run_playbook
     for secret in (LETTERS_PASSWORD, MIXED_PASSWORD, CLIENT_SECRET):
         for form in _forms(secret):
             assert form not in everything, "%r (a form of a secret) is in the output" % form
+
+
+ECHO = "%s is wrong, you sent %s and tok_9f8e7d6c5b4a3f2e1d0c" % (
+    LETTERS_PASSWORD.swapcase(), urllib.parse.quote(MIXED_PASSWORD, safe=""))
+
+
+def imap_bye_at_login(tls_context, answers=None):
+    """An IMAP server that ends the session at LOGIN with an untagged BYE that echoes the password."""
+    del answers
+
+    def handler(conn):
+        conn.start_tls(tls_context)
+        conn.reply("* OK The Microsoft Exchange IMAP4 service is ready.")
+        while True:
+            tag, _sp, rest = conn.line().partition(" ")
+            if rest.upper().startswith("CAPABILITY"):
+                conn.reply("* CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2")
+                conn.reply(tag + " OK CAPABILITY completed.")
+                continue
+            conn.reply("* BYE [AUTHENTICATIONFAILED] " + ECHO)
+            return
+
+    return handler
+
+
+LOGIN_ECHOES = {
+    "imap-refused": ("imap", fakes.imap_server, {"LOGIN": "NO [AUTHENTICATIONFAILED] " + ECHO}),
+    "imap-bye": ("imap", imap_bye_at_login, None),
+    "pop-refused": ("pop", fakes.pop_server, {"USER": "+OK", "PASS": "-ERR [AUTHENTICATIONFAILED] " + ECHO}),
+    "pop-not-a-status": ("pop", fakes.pop_server, {"USER": "+OK", "PASS": "AUTHENTICATIONFAILED " + ECHO}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOGIN_ECHOES))
+def test_imap_and_pop_login_answers_are_never_shown_verbatim(certs, case):
+    """The IMAP and POP logins follow the SMTP AUTH rule: what the server answers to LOGIN / USER-PASS (a refusal,
+    a closing line, a line that is no status) is filtered and redacted, in the result and in its error text."""
+    protocol, server_of, answers = LOGIN_ECHOES[case]
+    server = fakes.FakeServer(server_of(certs.good, answers=answers))
+    try:
+        [result] = probe_endpoints([{"host": "localhost", "port": server.port, "protocol": protocol,
+                                     "security": "tls"}], {
+            "timeout": 5, "ca_path": certs.ca_file, "auth": {"username": "a@contoso.test", "password": LETTERS_PASSWORD}})
+    finally:
+        server.close()
+    text = repr(result)
+    assert result["failed_stage"] == "auth", result
+    assert "AUTHENTICATIONFAILED" in text and "[withheld]" in text, result  # the plain words are still shown
+    assert "tok_9f8e7d6c5b4a3f2e1d0c" not in text
+    for form in _forms(LETTERS_PASSWORD) + _forms(MIXED_PASSWORD):
+        assert form not in text, form

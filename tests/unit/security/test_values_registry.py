@@ -11,11 +11,13 @@ format only needs a valid call in BASELINES.
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from mailfleet_testing import format_planner
+from mailfleet_testing import REPO_ROOT, format_planner
 
 from ansible_collections.mailfleet.outlook.plugins.action.mail_config import PlanError
 from ansible_collections.mailfleet.outlook.plugins.filter.client_accounts import client_accounts
+from ansible_collections.mailfleet.outlook.plugins.module_utils._catalog import PROFILES
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import OVERRIDE_KEYS, SettingsError
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import FORMATS
 
@@ -166,3 +168,52 @@ def test_the_call_arguments_are_checked_too(planner, arg):
     args[arg] = "/tmp/x" + DIRECTIVE
     with pytest.raises(SettingsError, match="^%s=.*control character" % arg):
         planner._plan(args, {})
+
+
+@pytest.mark.parametrize("profile", sorted(name for name, profile in PROFILES.items() if (profile.get("smtp") or {}).get("host")))
+def test_every_catalog_profile_renders_every_format_it_supports(planner, profile):
+    """The catalog's own values (hosts, ports, scopes, notes of every profile, microsoft365_hve and lab too) go
+    through the same quoting: under every profile, each format either renders or is refused for what the profile
+    lacks (no IMAP, no OAuth2 there) - never because a catalog value cannot be written into a file. (``custom``
+    has no values of its own: its settings are the OVERRIDE_KEYS cases above.)"""
+    rendered = 0
+    for name in sorted(FORMATS):
+        _profile, settings, variables, secrets, prefix = baselines()[name]
+        try:
+            result = _plan(planner, name, profile, settings, variables, secrets, prefix)
+        except (PlanError, SettingsError) as err:
+            text = str(err)
+            assert "control character" not in text and "cannot be written" not in text, (name, text)
+            continue
+        assert result["files"], name
+        rendered += 1
+    assert rendered >= 3, "profile %s rendered only %d formats" % (profile, rendered)
+
+
+def _role_specs():
+    for spec_file in sorted((REPO_ROOT / "roles").glob("*/meta/argument_specs.yml")):
+        yield spec_file.parent.parent.name, yaml.safe_load(spec_file.read_text())["argument_specs"]
+
+
+@pytest.mark.parametrize("role, entry_point", [(role, entry) for role, specs in _role_specs() for entry in sorted(specs)])
+def test_every_role_entry_point_checks_its_variables(role, entry_point):
+    """tests/integration/security/test_values_roles.py feeds a newline into every string variable of each role's
+    main entry point. Every other entry point's text variables must be main's too (so they are covered there),
+    and its task file must check them first (query('mailfleet.outlook.checked_role_vars')), unless it takes no
+    text at all."""
+    specs = dict(_role_specs())[role]
+    options = specs[entry_point].get("options") or {}
+    text_options = sorted(n for n, o in options.items() if (o or {}).get("type", "str") not in ("bool", "int", "float"))
+    if entry_point != "main":
+        assert all(options[n] == specs["main"]["options"].get(n) for n in text_options), (
+            "%s: entry point %s has text variables main does not declare alike: %s" % (role, entry_point, text_options))
+    if not text_options:
+        return
+    tasks = REPO_ROOT / "roles" / role / "tasks" / ("%s.yml" % entry_point)
+    first_task = yaml.safe_load(tasks.read_text())[0]
+    checks = "mailfleet.outlook.checked_role_vars" in str(first_task)
+    includes = first_task.get("ansible.builtin.include_tasks")
+    if not checks and includes:  # main.yml of reachability starts with probe.yml, whose first task checks
+        checks = "mailfleet.outlook.checked_role_vars" in str(
+            yaml.safe_load((tasks.parent / includes).read_text())[0])
+    assert checks, "%s: the first task of %s does not check the variables (checked_role_vars)" % (role, tasks.name)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 
 TIMEOUT = 20
@@ -98,10 +97,6 @@ for path in sys.argv[1:]:
     out[path] = {g: {k: kf.get_string(g, k) for k in kf.get_keys(g)[0]} for g in groups}
 print(json.dumps(out))
 """
-
-
-def glib_available():
-    return os.path.exists(SYSTEM_PYTHON) and _run([SYSTEM_PYTHON, "-c", "import gi"], check=False).returncode == 0
 
 
 def glib_keyfile(*paths):
@@ -233,7 +228,3 @@ def parse_user_js(text):
         prefs[name] = value()
         expect(")")
         expect(";")
-
-
-def have(program):
-    return shutil.which(program) is not None

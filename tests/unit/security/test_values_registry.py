@@ -80,7 +80,10 @@ def _plan(planner, fmt, profile, settings, variables, secrets, prefix):
 
 def _leaves(name, value):
     """(path, replace(new) -> a copy of value with that leaf replaced) for every string leaf (and scalar)."""
-    if isinstance(value, dict):
+    if isinstance(value, (dict, list, tuple)) and not value:  # an empty default (extra settings): one entry
+        yield ("%s.sample" % name, lambda new: {"sample": "x" + new}) if isinstance(value, dict) else (
+            "%s[0]" % name, lambda new: ["x" + new])
+    elif isinstance(value, dict):
         for key, item in value.items():
             for path, replace in _leaves("%s.%s" % (name, key), item):
                 yield path, (lambda new, key=key, replace=replace: dict(value, **{key: replace(new)}))

@@ -65,7 +65,8 @@ def _unrepresentable(error):
 
 def refuse_control_characters_in_args(args, formats, var):
     """Values are data: every string the call was given - format variables (except the ones a format takes as
-    multi-line text), settings, secrets (named, never shown), the root and template directory - is refused
+    multi-line text: PEM certificates and keys too), settings,
+    secrets (named, never shown), the root and template directory - is refused
     when it holds a control character, before anything else is looked at."""
     multiline = set()
     for fmt in formats:
@@ -77,7 +78,7 @@ def refuse_control_characters_in_args(args, formats, var):
     for key, value in (args.get("vars") or {}).items():
         refuse_control_characters(var(str(key)), value, multiline=key in multiline)
     for key, value in (args.get("secrets") or {}).items():
-        refuse_control_characters(var(str(key)), value, secret=True)
+        refuse_control_characters(var(str(key)), value, secret=True, multiline=key in multiline)
 
 
 def render_text(templar, source, variables, searchpath):

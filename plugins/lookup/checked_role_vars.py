@@ -30,6 +30,13 @@ options:
     description: The entry point of the argument spec.
     type: str
     default: main
+  multiline:
+    description:
+      - Variables that take multi-line text (PEM certificates and keys). Line feeds, CR LF and tabs are allowed in
+        them, every other control character is still refused.
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -83,11 +90,13 @@ class LookupModule(LookupBase):
         except (OSError, KeyError, TypeError, yaml.YAMLError) as err:
             raise AnsibleLookupError("mailfleet.outlook.checked_role_vars: cannot read the options of %s: %s" % (spec_file, err))
         names = sorted(options)
+        multiline = set(self.get_option("multiline") or [])
         values = lookup_loader.get("ansible.builtin.vars", loader=self._loader, templar=self._templar).run(
             names, variables=variables, default="")
         for name, value in zip(names, values):
             try:
-                refuse_control_characters(name, value, secret=True if (options[name] or {}).get("no_log") else None)
+                refuse_control_characters(name, value, secret=True if (options[name] or {}).get("no_log") else None,
+                                          multiline=name in multiline)
             except SettingsError as err:
                 raise AnsibleLookupError(to_text(err))
         return [names]

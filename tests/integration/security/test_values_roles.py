@@ -15,6 +15,7 @@ change here.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -47,20 +48,31 @@ def _options(role):
     return spec["argument_specs"]["main"]["options"]
 
 
-def role_cases(role, path_base):
-    """(case id, variable name, {variables}, is a secret) for every string place of every role variable."""
+def _multiline(role):
+    """The variables a role's check takes as multi-line text (checked_role_vars' multiline=[...] in its tasks)."""
+    names = set()
+    for tasks in (REPO_ROOT / "roles" / role / "tasks").glob("*.yml"):
+        for listed in re.findall(r"checked_role_vars'[^)]*multiline=\[([^\]]*)\]", tasks.read_text()):
+            names.update(re.findall(r"'([a-z0-9_]+)'", listed))
+    return names
 
-    def _hostile(opt):
+
+def role_cases(role, path_base):
+    """(case id, variable name, {variables}, is a secret) for every string place of every role variable. A
+    multi-line variable (PEM text) gets an escape character as well: only line breaks are allowed in it."""
+    multiline = _multiline(role)
+
+    def _hostile(opt, name=None):
         if opt.get("choices"):
             base = opt["choices"][0]
         else:
             base = str(path_base / "hostile") if opt.get("type") == "path" else SAMPLE.get(opt.get("type", "str"), "x")
-        return "%s%s" % (base, DIRECTIVE)
+        return "%s%s%s" % (base, "\x1b[2J" if name in multiline else "", DIRECTIVE)
 
     for name, opt in sorted(_options(role).items()):
         kind, secret = opt.get("type", "str"), bool(opt.get("no_log"))
         if kind in ("str", "path", "raw"):
-            yield name, name, {name: _hostile(opt)}, secret
+            yield name, name, {name: _hostile(opt, name)}, secret
         elif kind == "list" and opt.get("elements", "str") == "str":
             yield name, name, {name: [_hostile({})]}, secret
         elif kind in ("list", "dict"):

@@ -52,6 +52,9 @@ def baselines():
         "msmtp_relay": ("microsoft365", relay, {}, {"password": "pw"}, "relay_"),
         "oauth2_token_helper": ("microsoft365", {"auth_method": "oauth2", "tenant": "contoso.onmicrosoft.com",
                                                  "client_id": CLIENT_ID}, {}, {"client_secret": "cs"}, "relay_"),
+        "postfix_xoauth2": ("microsoft365", {"auth_method": "oauth2", "tenant": "contoso.onmicrosoft.com",
+                                             "client_id": CLIENT_ID, "username": "alerts@contoso.com"}, {},
+                            {"client_secret": "cs"}, "relay_"),
         "client_msmtp": ("microsoft365", o_acc["overrides"], user(o_acc), {}, "client_"),
         "client_oauth2": ("microsoft365", o_acc["overrides"], user(o_acc), {}, "client_"),
         "client_neomutt": ("microsoft365", o_acc["overrides"], user(o_acc), {}, "client_"),
@@ -110,8 +113,9 @@ def cases():
                 yield pytest.param(name, "vars", var, path, replace, id="%s-vars-%s" % (name, path))
         for key in OVERRIDE_KEYS:
             yield pytest.param(name, "settings", key, key, lambda new, key=key: "x" + new, id="%s-settings-%s" % (name, key))
-        for secret in fmt.secrets:
-            yield pytest.param(name, "secrets", secret, secret, lambda new: "canary-secret" + new,
+        for secret in fmt.secrets:  # a multi-line secret (a PEM key) takes line breaks, never an escape character
+            lead = "canary-secret\x1b[2J" if secret in fmt.multiline else "canary-secret"
+            yield pytest.param(name, "secrets", secret, secret, lambda new, lead=lead: lead + new,
                                id="%s-secrets-%s" % (name, secret))
 
 

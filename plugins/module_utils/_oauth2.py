@@ -303,7 +303,7 @@ def _post_form(url, fields, secrets, ca_file=None, timeout=10.0, validate_certs=
                                  % (what, parsed.scheme, parsed.netloc, err.verify_message or err), secrets))
     except (OSError, http.client.HTTPException, ValueError) as err:
         if time.monotonic() >= deadline or isinstance(err, socket.timeout):
-            raise OAuth2Error("Cannot reach the %s endpoint %s://%s: no complete answer within %gs (the deadline)"
+            raise OAuth2Error("Cannot reach the %s endpoint %s://%s: no answer within %gs (the whole answer must arrive by then)"
                               % (what, parsed.scheme, parsed.netloc, budget), timed_out=True)
         if isinstance(err, OSError) and not isinstance(err, ssl.SSLError):
             raise OAuth2Error(_scrub("Cannot reach the %s endpoint %s://%s: %s" % (

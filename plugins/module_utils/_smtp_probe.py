@@ -677,8 +677,8 @@ def normalize_options(options):
         if any(ord(ch) < 32 or ord(ch) == 127 or ch == " " for ch in auth["username"]):
             raise ValueError("auth.username %r contains spaces or control characters: give the mailbox address"
                              % (auth["username"],))
-        has_secret = (bool(auth.get("password")) or bool(auth.get("oauth2_token")) or bool(auth.get("token_error"))
-                      or auth.get("token_source") is not None)
+        has_secret = any((auth.get("password"), auth.get("oauth2_token"), auth.get("token_error"),
+                          auth.get("token_source") is not None))
         if not has_secret:
             raise ValueError("auth needs password, oauth2_token or oauth2 (client credentials)")
         if auth.get("password") and auth.get("oauth2_token"):

@@ -23,12 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from mailfleet_testing import REPO_ROOT, AnsibleRunner, ensure_collection_link, make_env
+from mailfleet_testing import REPO_ROOT, AnsibleRunner, ensure_collection_link, init_collection_loader, make_env
 
-# Tests import the collection's Python code as ansible_collections.mailfleet.outlook.* (like ansible does).
+# Tests import the collection's Python code as ansible_collections.mailfleet.outlook.* (like ansible does),
+# through ansible's collection finder, so that in-process rendering finds the collection's filters too.
 _COLLECTIONS_PATH = ensure_collection_link()
 if str(_COLLECTIONS_PATH) not in sys.path:
     sys.path.insert(0, str(_COLLECTIONS_PATH))
+init_collection_loader()
 
 if importlib.util.find_spec("mailfleet_lab") is not None:
     pytest_plugins = ["mailfleet_lab.pytest_plugin"]

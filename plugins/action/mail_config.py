@@ -20,8 +20,15 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import USER_ARGUMENT_SPEC
-from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import SettingsError, build_settings
+from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import (
+    HIDDEN,
+    SettingsError,
+    build_settings,
+    is_secret_name,
+    refuse_control_characters,
+)
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import FORMATS, fill
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._quote import Unrepresentable
 
 try:  # ansible-core >= 2.19 (data tagging): template text must be marked trusted explicitly
     from ansible.template import trust_as_template as _trust_as_template
@@ -43,6 +50,35 @@ MANAGED = ("Managed by Ansible (mailfleet.outlook.mail_config, format %s): local
 
 class PlanError(Exception):
     pass
+
+
+def _unrepresentable(error):
+    """The Unrepresentable error behind a template error (the quote filter raised it), or None."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, Unrepresentable):
+            return error
+        seen.add(id(error))
+        error = getattr(error, "orig_exc", None) or error.__cause__ or error.__context__
+    return None
+
+
+def refuse_control_characters_in_args(args, formats, var):
+    """Values are data: every string the call was given - format variables (except the ones a format takes as
+    multi-line text: PEM certificates and keys too), settings,
+    secrets (named, never shown), the root and template directory - is refused
+    when it holds a control character, before anything else is looked at."""
+    multiline = set()
+    for fmt in formats:
+        multiline.update(fmt.multiline)
+    for key in ("root", "template_dir"):
+        refuse_control_characters(key, args.get(key))
+    for key, value in (args.get("settings") or {}).items():
+        refuse_control_characters(var(str(key)), value)
+    for key, value in (args.get("vars") or {}).items():
+        refuse_control_characters(var(str(key)), value, multiline=key in multiline)
+    for key, value in (args.get("secrets") or {}).items():
+        refuse_control_characters(var(str(key)), value, secret=True, multiline=key in multiline)
 
 
 def render_text(templar, source, variables, searchpath):
@@ -128,6 +164,7 @@ class ActionModule(ActionBase):
                     var("format"), name, ", ".join(sorted(FORMATS))))
             if FORMATS[name] not in formats:
                 formats.append(FORMATS[name])
+        refuse_control_characters_in_args(args, formats, var)
 
         # variables: known to at least one requested format; defaults per format
         given = dict(args["vars"] or {})
@@ -219,7 +256,7 @@ class ActionModule(ActionBase):
                     "settings": settings, "cfg": cfg, "secrets": secrets, "mailfleet_path": path,
                     "mailfleet_format": fmt.name,
                     "mailfleet_managed": MANAGED % (fmt.name, spec.template),
-                })
+                }, lambda name: (var(name), name in fmt.secrets or is_secret_name(name)))
                 if spec.finalize is not None:
                     content = spec.finalize(content, ctx)
                 entry["state"] = "present"
@@ -241,7 +278,9 @@ class ActionModule(ActionBase):
                 "warnings": list(settings.get("warnings") or []) + format_warnings,
                 "settings": settings}
 
-    def _render(self, template, searchpath, task_vars, ours):
+    def _render(self, template, searchpath, task_vars, ours, describe):
+        """Render one template; ``describe(name)`` gives (caller's variable name, is a secret) for the error of a
+        value the template's syntax cannot represent."""
         source_path = None
         for d in searchpath:
             candidate = os.path.join(d, template)
@@ -260,4 +299,9 @@ class ActionModule(ActionBase):
         try:
             return render_text(self._templar, source, variables, path)
         except AnsibleError as e:
+            refused = _unrepresentable(e)
+            if refused is not None:
+                name, secret = describe(refused.variable or "value")
+                raise PlanError("%s=%r: cannot be written into %s (%s syntax): %s. Fix: %s" % (
+                    name, HIDDEN if secret else refused.value, template, refused.syntax, refused.problem, refused.fix))
             raise PlanError("rendering %s failed: %s" % (source_path, to_text(e)))

@@ -4,8 +4,13 @@
 """A small OAuth2 client for Microsoft Entra ID (and the lab's token endpoint).
 
 ``fetch_token(token_url, client_id, client_secret, scope, ca_file=None, timeout=10)`` POSTs
-``grant_type=client_credentials`` (facts section 3) with the standard library's ``urllib`` and
+``grant_type=client_credentials`` (facts section 3) with the standard library's ``http.client`` and
 returns ``{"access_token", "expires_in", "token_type", "expires_at"}``.
+
+Every request has ONE deadline (``timeout`` seconds, or the absolute ``deadline`` of the caller, a
+``time.monotonic()`` value): name resolution (in a helper thread), connect, TLS, sending and reading the
+answer all end by then, however slowly a server drips its bytes. A redirect (3xx) is never followed: it
+is an error that names the status and where it pointed.
 
 Delegated tokens (a person signs in once; used by the client role's token command for msmtp/neomutt):
 ``request_device_code(device_code_url, client_id, scope)`` starts the device-code flow (RFC 8628),
@@ -27,7 +32,8 @@ Errors raise ``OAuth2Error`` whose text names the AADSTS code and what it means 
 the HTTP status and the OAuth2 ``error``; ``.temporary`` says whether asking again later can succeed
 (network, timeouts, HTTP 5xx / 429, ``temporarily_unavailable``, transient AADSTS codes) or the credentials
 or request were refused. The client secret never appears in any message (it is scrubbed even if a server
-echoes it back).  Used by smtp_check (``auth.oauth2``), the relay role's token helper (msmtp) and its
+echoes it back, also case-changed, percent-, JSON- or HTML-encoded, or in base64: ``redact()``, also
+used by smtp_check's probe).  Used by smtp_check (``auth.oauth2``), the relay role's token helper (msmtp) and its
 XOAUTH2 relay program (Postfix).
 
 Standard library only: this file runs on targets.
@@ -39,6 +45,7 @@ __metaclass__ = type
 
 import base64
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -47,6 +54,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
@@ -55,9 +63,8 @@ try:
 except ImportError:  # pragma: no cover - not on Linux
     fcntl = None
 
-from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urlparse
-from urllib.request import HTTPSHandler, Request, build_opener
+from urllib.request import getproxies, proxy_bypass
 
 # Common AADSTS codes of the token endpoint, and what to do about them.
 AADSTS_CODES = {
@@ -101,9 +108,10 @@ _AADSTS_RE = re.compile(r"\b(AADSTS\d{5,8})\b")
 
 
 class OAuth2Error(Exception):
-    """A token request failed; ``str()`` is a complete, secret-free explanation."""
+    """A token request failed; ``str()`` is a complete, secret-free explanation. ``timed_out`` is true when
+    the deadline ended the request."""
 
-    def __init__(self, message, aadsts=None, error=None, status=None, temporary=None):
+    def __init__(self, message, aadsts=None, error=None, status=None, temporary=None, timed_out=False):
         Exception.__init__(self, message)
         self.aadsts = aadsts
         self.error = error
@@ -112,17 +120,53 @@ class OAuth2Error(Exception):
             temporary = any((status is None, status is not None and status >= 500, status == 429,
                              aadsts in TEMPORARY_AADSTS, error in TEMPORARY_ERRORS))
         self.temporary = bool(temporary)
+        self.timed_out = timed_out
 
 
 def explain_aadsts(code):
     return AADSTS_CODES.get(code)
 
 
+# --------------------------------------------------------------------------- redaction
+
+REDACTED = "********"
+
+
+def _char_forms(ch):
+    """A regex alternative for one character of a secret: itself (any case), percent-encoded (UTF-8 bytes),
+    JSON-escaped, an HTML numeric entity, and '+' for a space (form encoding)."""
+    forms = [re.escape(ch), "".join("%%%02x" % b for b in ch.encode("utf-8")), r"\\u%04x" % ord(ch),
+             "&#%d;" % ord(ch), "&#x0*%x;" % ord(ch)]
+    if ch == " ":
+        forms.append(r"\+")
+    return "(?:%s)" % "|".join(forms)
+
+
+def secret_pattern(secrets):
+    """One case-insensitive regex for every secret of 4 characters or more in the forms a server may echo
+    it back: as given, in any letter case, partly or wholly percent-, JSON- or HTML-encoded, and its base64
+    (standard and URL-safe alphabets). None when there is nothing to look for."""
+    alternatives = []
+    for secret in sorted(set(s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        alternatives.append("".join(_char_forms(ch) for ch in secret))
+        encoded = base64.b64encode(secret.encode("utf-8")).decode("ascii")
+        for form in (encoded, encoded.rstrip("="), encoded.replace("+", "-").replace("/", "_").rstrip("=")):
+            alternatives.append(re.escape(form))
+    if not alternatives:
+        return None
+    return re.compile("|".join(alternatives), re.IGNORECASE)
+
+
+def redact(text, secrets=(), pattern=None):
+    """``text`` with every form of every secret (see ``secret_pattern``) replaced by ``********``."""
+    pattern = pattern if pattern is not None else secret_pattern(secrets)
+    if pattern is None or not text:
+        return text
+    return pattern.sub(REDACTED, text)
+
+
 def _scrub(text, secrets):
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "********")
-    return text
+    return redact(text, secrets)
 
 
 def _error_from_body(status, body, secrets):
@@ -148,46 +192,133 @@ def _error_from_body(status, body, secrets):
     return OAuth2Error(_scrub(". ".join(parts), secrets), aadsts=aadsts, error=error, status=status)
 
 
-def _post_form(url, fields, secrets, ca_file=None, timeout=10.0, validate_certs=True, what="token"):
-    """POST ``fields`` form-encoded to ``url``; returns (status, JSON dict) or raises OAuth2Error (secret-free)."""
+def _resolve(host, port, deadline):
+    """getaddrinfo in a helper thread, so that a resolver that never answers cannot outlive the deadline."""
+    box = {}
+
+    def work():
+        try:
+            box["addresses"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as err:
+            box["error"] = err
+
+    worker = threading.Thread(target=work, name="oauth2-resolve")
+    worker.daemon = True
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if worker.is_alive():
+        raise socket.timeout("the name did not resolve in time")
+    if "error" in box:
+        raise box["error"]
+    return box["addresses"]
+
+
+class _DeadlineConnection(http.client.HTTPSConnection):
+    """An HTTPS connection whose every step ends by ``deadline``: resolution and connect get the time that
+    remains, and a watchdog shuts the socket down when the deadline passes (a server that sends one byte per
+    second cannot stretch a read). Like urllib before it, it goes through the ``https_proxy`` of the
+    environment (CONNECT) unless ``no_proxy`` names the host."""
+
+    def __init__(self, host, port, context, deadline):
+        proxy = None if proxy_bypass(host) else getproxies().get("https")
+        proxy = urlparse(proxy if "://" in (proxy or "://") else "http://" + proxy) if proxy else None
+        http.client.HTTPSConnection.__init__(self, proxy.hostname if proxy else host,
+                                             (proxy.port or 80) if proxy else port,
+                                             timeout=max(0.01, deadline - time.monotonic()), context=context)
+        if proxy:
+            self.set_tunnel(host, port)
+        self._server_name = host
+        self._deadline = deadline
+        self._watchdog = None
+        self._watched = None
+
+    def connect(self):
+        error = socket.timeout("no time left")
+        for family, kind, proto, _name, address in _resolve(self.host, self.port, self._deadline):
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                break
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(left)
+                sock.connect(address)
+            except OSError as err:
+                sock.close()
+                error = err
+                continue
+            self._watched = sock.dup()
+            self._watchdog = threading.Timer(max(0.0, self._deadline - time.monotonic()), self._expire)
+            self._watchdog.daemon = True
+            self._watchdog.start()
+            sock.settimeout(max(0.01, self._deadline - time.monotonic()))
+            self.sock = sock
+            if self._tunnel_host:
+                self._tunnel()
+            self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_name)
+            return
+        raise error
+
+    def _expire(self):
+        try:
+            self._watched.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self):
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self._watched is not None:
+            self._watched.close()
+            self._watched = None
+        http.client.HTTPSConnection.close(self)
+
+
+def _post_form(url, fields, secrets, ca_file=None, timeout=10.0, validate_certs=True, what="token", deadline=None):
+    """POST ``fields`` form-encoded to ``url`` within one deadline; returns (status, JSON dict) or raises
+    OAuth2Error (secret-free). Redirects are refused, never followed."""
+    started = time.monotonic()
+    deadline = deadline if deadline is not None else started + float(timeout)
+    budget = max(0.0, deadline - started)
     if not url:
         raise OAuth2Error("No %s URL: give auth.oauth2.token_url or a profile and a tenant." % what)
     parsed = urlparse(url)
-    if parsed.scheme != "https":
+    if parsed.scheme != "https" or not parsed.hostname:
         raise OAuth2Error("The %s URL must use https, got %r." % (what, _scrub(url, secrets)))
     body = urlencode(fields).encode("ascii")
     context = ssl.create_default_context(cafile=ca_file) if validate_certs else ssl._create_unverified_context()
-    opener = build_opener(HTTPSHandler(context=context))
-    request = Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Accept": "application/json",
-        "User-Agent": "mailfleet.outlook",
-    })
+    target = (parsed.path or "/") + ("?" + parsed.query if parsed.query else "")
+    connection = _DeadlineConnection(parsed.hostname, parsed.port or 443, context, deadline)
     try:
-        response = opener.open(request, timeout=timeout)
-        status = response.getcode()
+        connection.request("POST", target, body=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+            "User-Agent": "mailfleet.outlook",
+        })
+        response = connection.getresponse()
+        status = response.status
+        location = response.getheader("Location")
         payload = response.read(1024 * 1024)
-    except HTTPError as err:
-        try:
-            payload = err.read(1024 * 1024)
-        except Exception:  # pylint: disable=broad-except
-            payload = b""
-        raise _error_from_body(err.code, payload, secrets)
-    except URLError as err:
-        reason = err.reason
-        if isinstance(reason, ssl.SSLCertVerificationError):
-            text = "certificate verification failed (%s)" % (reason.verify_message or reason)
-        elif isinstance(reason, (socket.timeout,)):
-            text = "no answer within %gs" % timeout
-        else:
-            text = str(reason)
-        raise OAuth2Error(_scrub("Cannot reach the %s endpoint %s://%s: %s" % (what, parsed.scheme, parsed.netloc, text),
-                                 secrets))
-    except socket.timeout:
-        raise OAuth2Error("Cannot reach the %s endpoint %s: no answer within %gs" % (what, parsed.netloc, timeout))
-    except (OSError, ValueError) as err:
-        raise OAuth2Error(_scrub("%s request to %s failed: %s" % (what[0].upper() + what[1:], parsed.netloc, err),
-                                 secrets))
+    except ssl.SSLCertVerificationError as err:
+        raise OAuth2Error(_scrub("Cannot reach the %s endpoint %s://%s: certificate verification failed (%s)"
+                                 % (what, parsed.scheme, parsed.netloc, err.verify_message or err), secrets))
+    except (OSError, http.client.HTTPException, ValueError) as err:
+        if time.monotonic() >= deadline or isinstance(err, socket.timeout):
+            raise OAuth2Error("Cannot reach the %s endpoint %s://%s: no answer within %gs (the whole answer must arrive by then)"
+                              % (what, parsed.scheme, parsed.netloc, budget), timed_out=True)
+        if isinstance(err, OSError) and not isinstance(err, ssl.SSLError):
+            raise OAuth2Error(_scrub("Cannot reach the %s endpoint %s://%s: %s" % (
+                what, parsed.scheme, parsed.netloc, err.strerror or err or type(err).__name__), secrets))
+        raise OAuth2Error(_scrub("%s request to %s failed: %s" % (what[0].upper() + what[1:], parsed.netloc,
+                                                                  err or type(err).__name__), secrets))
+    finally:
+        connection.close()
+    if 300 <= status < 400:
+        raise OAuth2Error(_scrub("The %s endpoint %s answered HTTP %s, a redirect%s: refused, a %s request never "
+                                 "follows a redirect. Fix: give the endpoint's own https URL"
+                                 % (what, parsed.netloc, status, " to %s" % location[:200] if location else "", what),
+                                 secrets), status=status)
+    if status >= 400 or status < 200:
+        raise _error_from_body(status, payload, secrets)
     try:
         data = json.loads(payload.decode("utf-8"))
     except ValueError:
@@ -278,9 +409,10 @@ def client_assertion(token_url, client_id, certificate_file, key_file, lifetime=
 
 
 def fetch_token(token_url, client_id, client_secret, scope, ca_file=None, timeout=10.0, validate_certs=True,
-                client_certificate=None, client_key=None):
+                client_certificate=None, client_key=None, deadline=None):
     """Client-credentials grant with a secret, or with a certificate (``client_certificate`` + ``client_key``,
-    PEM files); returns the token dict or raises OAuth2Error (secret-free)."""
+    PEM files); returns the token dict or raises OAuth2Error (secret-free). The request ends within ``timeout``
+    seconds, or by ``deadline`` (a ``time.monotonic()`` value) when given."""
     secrets = [client_secret]
     if not token_url:
         raise OAuth2Error("No token URL: give auth.oauth2.token_url or a profile and a tenant.")
@@ -302,7 +434,7 @@ def fetch_token(token_url, client_id, client_secret, scope, ca_file=None, timeou
         fields["client_secret"] = client_secret
     started = time.time()
     status, data = _post_form(token_url, fields, secrets, ca_file=ca_file, timeout=timeout,
-                              validate_certs=validate_certs)
+                              validate_certs=validate_certs, deadline=deadline)
     return _token(status, data, started, secrets)
 
 

@@ -46,10 +46,22 @@ DEFAULT_PORTS = {
 
 DEFAULT_SECURITY = {"smtp": "starttls", "imap": "tls", "pop": "tls"}
 
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_TOKEN = re.compile(r"^[A-Za-z0-9._~:-]{1,256}$")
+# Validating patterns are used with fullmatch(): "$" would also match before a trailing newline.
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_TOKEN = re.compile(r"[A-Za-z0-9._~:-]{1,256}")
+
+# Values are data: no value that reaches a rendered file may hold a character that ends a line or that a
+# parser treats as one - the C0 controls (NUL, TAB, LF, CR, ...), DEL, the C1 controls (U+0085 NEL among
+# them) and the Unicode line and paragraph separators - nor a lone surrogate (not encodable as UTF-8).
+# Multi-line values (a format says which) may hold LF, CR LF and TAB.
+_CONTROL = re.compile(u"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_CONTROL_MULTILINE = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]|\r(?!\n)")
+_CONTROL_NAMES = {0x00: "NUL", 0x09: "TAB", 0x0a: "LF, a newline", 0x0d: "CR, a carriage return", 0x1b: "ESC",
+                  0x7f: "DEL", 0x85: "NEL, a next-line", 0x2028: "LINE SEPARATOR", 0x2029: "PARAGRAPH SEPARATOR"}
+# Variable names whose values are secrets: errors name them but never show their value.
+_SECRET_NAME = re.compile(r"(?:^|[._])(?:password|secret|client_secret|token|oauth2_token)\Z")
 _TRUE = ("true", "yes", "on", "1", "y", "t")
 _FALSE = ("false", "no", "off", "0", "n", "f")
 
@@ -65,11 +77,74 @@ class SettingsError(ValueError):
         super(SettingsError, self).__init__("%s=%s: %s. Fix: %s" % (variable, _show(value), problem, fix))
 
 
+class SecretValue(object):
+    """Stands for a secret's value in an error text: ``<hidden>``."""
+
+    def __repr__(self):
+        return "<hidden>"
+
+
+HIDDEN = SecretValue()
+
+
 def _show(value):
     text = repr(value)
     if len(text) > 80:
         text = text[:77] + "..."
     return text
+
+
+def is_secret_name(name):
+    """True for a variable that holds a secret (``relay_password``, ``auth.oauth2.client_secret``, ...)."""
+    return bool(_SECRET_NAME.search(str(name)))
+
+
+def control_character(text, multiline=False):
+    """The first character of ``text`` that values may not hold, as (index, description), or None."""
+    match = (_CONTROL_MULTILINE if multiline else _CONTROL).search(text)
+    if match is None:
+        return None
+    code = ord(match.group(0))
+    if 0xd800 <= code <= 0xdfff:
+        what = "U+%04X (a lone surrogate, not a character)" % code
+    else:
+        what = "U+%04X (%s)" % (code, _CONTROL_NAMES.get(code, "a control character"))
+    return match.start(), what
+
+
+def refuse_control_characters(variable, value, multiline=False, secret=None):
+    """Raise SettingsError when ``value`` (a string, or any string inside a list or dict, keys included)
+    holds a control character; ``variable`` names it (``client_accounts[0].display_name``). Secrets - given
+    by ``secret`` or recognised by their name - are named, never shown."""
+    if secret is None:
+        secret = is_secret_name(variable)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = control_character(key) if isinstance(key, str) else None
+            if found is not None:
+                raise SettingsError(variable, key, "a key contains a control character, %s, at position %d" % (
+                    found[1], found[0]), "give the key on one line, without control characters")
+            name = "%s.%s" % (variable, key)
+            refuse_control_characters(name, item, multiline, secret or is_secret_name(name))
+        return
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            refuse_control_characters("%s[%d]" % (variable, index), item, multiline, secret)
+        return
+    if not isinstance(value, str):
+        return
+    found = control_character(value, multiline)
+    if found is None:
+        return
+    index, what = found
+    if secret:
+        raise SettingsError(variable, HIDDEN, "contains a control character, %s; the value is a secret and is not shown"
+                            % what, "give the secret on one line, without control characters (a trailing newline "
+                            "from a file lookup counts: strip it)")
+    raise SettingsError(variable, value, "contains a control character, %s, at position %d%s" % (
+        what, index, "" if not multiline else "; only newlines and tabs are allowed here"),
+        "give the value on one line, without control characters (values are written into configuration files as "
+        "data, never as extra lines)" if not multiline else "remove the control character")
 
 
 def is_ip_address(value):
@@ -84,14 +159,14 @@ def is_hostname(value):
     if not isinstance(value, str) or not value or len(value) > 253:
         return False
     name = value[:-1] if value.endswith(".") else value
-    return all(_LABEL.match(label) for label in name.split("."))
+    return all(_LABEL.fullmatch(label) for label in name.split("."))
 
 
 def is_email(value):
     if not isinstance(value, str) or value.count("@") != 1 or len(value) > 254:
         return False
     local, domain = value.split("@")
-    if not local or len(local) > 64 or not _LOCAL_PART.match(local):
+    if not local or len(local) > 64 or not _LOCAL_PART.fullmatch(local):
         return False
     return is_hostname(domain) and "." in domain.strip(".") or domain == "localhost"
 
@@ -233,6 +308,7 @@ def build_settings(profile, overrides=None, var_prefix=""):
     for key in overrides:
         if key not in OVERRIDE_KEYS:
             v.fail(str(key), overrides[key], "not a setting", "use one of " + ", ".join(OVERRIDE_KEYS))
+        refuse_control_characters(v.var(key), overrides[key])
     overrides = dict((k, val) for k, val in overrides.items() if val is not None)
 
     cat = get_profile(profile)
@@ -303,10 +379,10 @@ def build_settings(profile, overrides=None, var_prefix=""):
                    else "profile %s has no legacy TLS endpoint" % profile))
 
     tenant = overrides.get("tenant")
-    if tenant is not None and not (isinstance(tenant, str) and (_GUID.match(tenant) or is_hostname(tenant))):
+    if tenant is not None and not (isinstance(tenant, str) and (_GUID.fullmatch(tenant) or is_hostname(tenant))):
         v.fail("tenant", tenant, "not a tenant id (GUID) or domain", "give the directory (tenant) ID or a verified domain, e.g. contoso.onmicrosoft.com")
     client_id = overrides.get("client_id")
-    if client_id is not None and not (isinstance(client_id, str) and _TOKEN.match(client_id)):
+    if client_id is not None and not (isinstance(client_id, str) and _TOKEN.fullmatch(client_id)):
         v.fail("client_id", client_id, "not an application (client) ID", "give the app registration's client ID (a GUID)")
 
     ca_file = overrides.get("ca_file", cat["ca_file"])

@@ -18,8 +18,13 @@ Design:
   see the raw bytes a server sends during a handshake (a ``220`` text banner means implicit TLS was
   attempted against a plain port) and every read is bounded by the deadline.
 - Credentials are only sent after TLS is established (unless ``allow_plaintext`` is set explicitly);
-  a STARTTLS endpoint never falls back to plain text.  Results are scrubbed of every secret and of its
-  base64 forms before they leave the engine.
+  a STARTTLS endpoint never falls back to plain text.  Results are scrubbed of every secret - also
+  case-changed, percent-, JSON- or HTML-encoded and in base64 (``_oauth2.secret_pattern``) - before they leave
+  the engine, and the server's replies to AUTH are never shown verbatim: only their plain words, numbers and
+  URLs (``auth_reply_text``); anything else in them is ``[withheld]``.
+- With ``auth.oauth2`` (client credentials) the token is fetched inside the probe's deadline, at the ``auth``
+  stage (``TokenSource``: once for all endpoints of a call), so the timeout covers DNS, connect, TLS, the token
+  request and SMTP together.
 
 Heuristics (documented in docs/smtp_check.md):
 
@@ -67,6 +72,7 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.sasl impo
     xoauth2_error as _xoauth2_error,
     xoauth2_string,
 )
+from ansible_collections.mailfleet.outlook.plugins.module_utils._oauth2 import OAuth2Error, fetch_token, secret_pattern
 
 SECURITY_MODES = ("starttls", "tls", "none")
 PROTOCOLS = ("smtp", "imap", "pop")
@@ -385,11 +391,11 @@ def default_ehlo_name(hosts_file="/etc/hosts", hostname_file="/etc/hostname"):
     return "localhost.localdomain"
 
 
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+_DOMAIN_RE = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
 
 
 def _valid_domain(name):
-    return bool(_DOMAIN_RE.match(name))
+    return bool(_DOMAIN_RE.fullmatch(name))  # fullmatch: "$" would accept a trailing newline (EHLO injection)
 
 
 def make_tls_context(validate_certs=True, ca_path=None, min_tls_version="1.2", max_tls_version=None):
@@ -529,21 +535,22 @@ def dot_stuff(data):
 
 
 class Redactor:
-    """Replaces every secret, and the base64 forms the probe sent, with '********'."""
+    """Replaces every secret, and the base64 forms the probe sent, with '********' - in any letter case and
+    percent-, JSON- or HTML-encoded too (a server may echo a secret back changed)."""
 
     def __init__(self, secrets=()):
         self.values = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self.pattern = secret_pattern(self.values)
 
     def add(self, value):
-        # copy-on-write: probes of other endpoints may be scrubbing with the old list right now
+        # copy-on-write: probes of other endpoints may be scrubbing with the old pattern right now
         if value and len(value) >= 4 and value not in self.values:
-            self.values = sorted(set(self.values) | {value}, key=len, reverse=True)
+            values = sorted(set(self.values) | {value}, key=len, reverse=True)
+            self.pattern, self.values = secret_pattern(values), values
 
     def text(self, value):
-        for secret in self.values:
-            if secret in value:
-                value = value.replace(secret, "********")
-        return value
+        pattern = self.pattern
+        return pattern.sub("********", value) if pattern is not None and value else value
 
     def scrub(self, obj):
         if not self.values:
@@ -555,6 +562,67 @@ class Redactor:
         if isinstance(obj, (list, tuple)):
             return [self.scrub(v) for v in obj]
         return obj
+
+
+# Words of a reply to AUTH that a result may show: plain words, numbers and status codes, and http(s) URLs
+# without user, query or fragment (Microsoft's answers point to aka.ms pages), each maybe as ``name=value``. Anything else - a token, a
+# base64 blob, a server id - could be a credential echoed back in a form we cannot recognise.
+_SHOWN_WORD = re.compile(
+    r"[(\[\"']*(?:[A-Za-z_]{1,40}=)?"
+    r"(?:[A-Za-z]+(?:['-][A-Za-z]+)*|\d+(?:[.:/-]\d+)*|https?://[A-Za-z0-9.-]+(?:/[A-Za-z0-9._~/-]*)?)"
+    r"[)\]\"'.,;:!?]*")
+WITHHELD = "[withheld]"
+
+
+def auth_reply_text(text):
+    """A reply to AUTH as a result shows it: each word that is not a plain word, number or URL (see
+    _SHOWN_WORD) becomes [withheld]; line breaks of a multi-line reply are kept."""
+    if not text:
+        return text
+    lines = []
+    for line in text.split("\n"):
+        words = [w if _SHOWN_WORD.fullmatch(w) else WITHHELD for w in line.split()]
+        lines.append(" ".join(words))
+    return "\n".join(lines)
+
+
+class TokenSource:
+    """The client-credentials token of ``auth.oauth2``, fetched once for every endpoint of a call, inside the
+    deadline of the probe that needs it first (others wait for it within their own deadlines). A timeout is
+    not kept: the next probe that needs the token tries with its own time."""
+
+    def __init__(self, token_url, client_id, client_secret, scope, ca_file=None, validate_certs=True,
+                 client_certificate=None, client_key=None):
+        self.request = dict(token_url=token_url, client_id=client_id, client_secret=client_secret, scope=scope,
+                            client_certificate=client_certificate, client_key=client_key,
+                            ca_file=ca_file, validate_certs=validate_certs)
+        self.secret = client_secret
+        self.token = None
+        self.error = None
+        self.elapsed_ms = None
+        self._lock = threading.Lock()
+
+    def get(self, deadline):
+        """The access token, or raises OAuth2Error (``timed_out`` when the deadline ended the wait)."""
+        if not self._lock.acquire(timeout=max(0.0, deadline.remaining())):
+            raise OAuth2Error("No access token: another probe's token request did not finish within the deadline.",
+                              timed_out=True)
+        try:
+            if self.token is None and self.error is None:
+                started = time.monotonic()
+                try:
+                    self.token = fetch_token(deadline=deadline.end, **self.request)["access_token"]
+                except OAuth2Error as err:
+                    if not err.timed_out:
+                        self.error = err
+                    raise
+                finally:
+                    self.elapsed_ms = int(round((time.monotonic() - started) * 1000))
+            if self.error is not None:
+                raise self.error
+            return self.token
+        finally:
+            self._lock.release()
 
 
 # --------------------------------------------------------------------------- options
@@ -595,7 +663,7 @@ def normalize_options(options):
         raise ValueError("address_family must be one of any, ipv4, ipv6, got %r" % (opts["address_family"],))
     if not opts["ehlo_name"]:
         opts["ehlo_name"] = default_ehlo_name()
-    elif not (_valid_domain(opts["ehlo_name"]) or re.match(r"^\[[0-9A-Fa-f:.Iv]+\]$", opts["ehlo_name"])):
+    elif not (_valid_domain(opts["ehlo_name"]) or re.fullmatch(r"\[[0-9A-Fa-f:.Iv]+\]", opts["ehlo_name"])):
         raise ValueError("ehlo_name must be a domain name or an address literal like [192.0.2.1], got %r" % (opts["ehlo_name"],))
     auth = opts.get("auth")
     if auth:
@@ -609,11 +677,14 @@ def normalize_options(options):
         if any(ord(ch) < 32 or ord(ch) == 127 or ch == " " for ch in auth["username"]):
             raise ValueError("auth.username %r contains spaces or control characters: give the mailbox address"
                              % (auth["username"],))
-        has_secret = bool(auth.get("password")) or bool(auth.get("oauth2_token")) or bool(auth.get("token_error"))
+        has_secret = any((auth.get("password"), auth.get("oauth2_token"), auth.get("token_error"),
+                          auth.get("token_source") is not None))
         if not has_secret:
             raise ValueError("auth needs password, oauth2_token or oauth2 (client credentials)")
         if auth.get("password") and auth.get("oauth2_token"):
             raise ValueError("auth takes password or oauth2_token, not both")
+        if auth.get("token_source") is not None and (auth.get("password") or auth.get("oauth2_token")):
+            raise ValueError("auth takes oauth2 (client credentials) or password or oauth2_token, not two of them")
         if auth["mechanism"] == "xoauth2" and auth.get("password"):
             raise ValueError("auth.mechanism xoauth2 needs oauth2_token or oauth2, not password")
         if auth["mechanism"] in ("login", "plain") and not auth.get("password"):
@@ -704,6 +775,7 @@ class EndpointProbe:
         self.current = None
         self.stage_started = None
         self.last_reply = None
+        self.in_auth = False  # replies to AUTH are shown through auth_reply_text() only
         self.tls_active = False
         self.pre_tls_auth = False
         self.cert_der = None
@@ -757,9 +829,13 @@ class EndpointProbe:
         self.channel.send(line.encode("utf-8") + b"\r\n")
         return self._reply()
 
+    def shown(self, text):
+        """Server text as the result may show it (a reply to AUTH only through auth_reply_text)."""
+        return auth_reply_text(text) if self.in_auth else text
+
     def _fail_reply(self, reply, stage=None):
         code, hint = classify_reply(reply.code, reply.enhanced, reply.text, stage or self.current)
-        raise ProbeError(code, "The server answered: %s" % _clip(reply.text.split("\n")[0], 300), hint=hint)
+        raise ProbeError(code, "The server answered: %s" % _clip(self.shown(reply.text.split("\n")[0]), 300), hint=hint)
 
     # ------------------------------------------------------------------ run
     def run(self):
@@ -790,7 +866,7 @@ class EndpointProbe:
         self.result["failed_stage"] = self.current
         self.result["diagnosis"] = diagnosis(code, detail, hint)
         if self.last_reply is not None:
-            self.result["reply"] = self.last_reply.as_dict()
+            self.result["reply"] = dict(self.last_reply.as_dict(), text=_clip(self.shown(self.last_reply.text)))
         if self.current is not None and self.stage_started is not None:
             elapsed = int(round((time.monotonic() - self.stage_started) * 1000))
             self.result["timings_ms"][self.current] = self.result["timings_ms"].get(self.current, 0) + elapsed
@@ -877,6 +953,7 @@ class EndpointProbe:
             auth = self.opts.get("auth")
             if auth and ep.get("auth", True):
                 self._begin("auth")
+                auth = self._auth_options()
                 protocol.auth(auth)
                 self._passed()
                 if auth.get("open_mailbox"):
@@ -886,7 +963,7 @@ class EndpointProbe:
             return
         if self.opts.get("auth") and ep.get("auth", True):
             self._begin("auth")
-            protocol.auth(self.opts["auth"])
+            protocol.auth(self._auth_options())
             self._passed()
         send = self.opts.get("send")
         if send:
@@ -896,6 +973,23 @@ class EndpointProbe:
                 self._begin("send")
                 protocol.send(send)
                 self._passed()
+
+    def _auth_options(self):
+        """The auth options, with the token of ``auth.oauth2`` fetched now by the call's TokenSource - inside this
+        probe's deadline, once TLS is up (or plain text is allowed), so ``timeout`` covers the token request too."""
+        auth = self.opts["auth"]
+        source = auth.get("token_source")
+        if source is None or auth.get("oauth2_token") or not (self.tls_active or auth.get("allow_plaintext")):
+            return auth
+        started = time.monotonic()
+        try:
+            token = source.get(self.deadline)
+        except OAuth2Error as err:
+            raise ProbeError("timeout" if err.timed_out else "auth_failed", "No access token: %s" % err)
+        finally:
+            self.result["timings_ms"]["token"] = int(round((time.monotonic() - started) * 1000))
+        self.redactor.add(token)
+        return dict(auth, oauth2_token=token)
 
     # ------------------------------------------------------------------ dns / connect
     def _open_via_proxy(self, spec):
@@ -1225,6 +1319,7 @@ class _SMTP:
             raise ProbeError("auth_not_offered", "(requested %s; the server offers %s)" % (mech.upper(), " ".join(offered)))
         probe.result["auth_mechanism"] = mech.upper()
         user = auth["username"]
+        probe.in_auth = True
         if mech == "plain":
             secret = "\0%s\0%s" % (user, auth["password"])
             probe.redactor.add(_b64(secret))
@@ -1241,18 +1336,19 @@ class _SMTP:
             probe.redactor.add(blob)
             reply = probe._cmd("AUTH XOAUTH2 %s" % blob)
             if reply.code == 334:
-                detail = _xoauth2_error(reply.text)
+                detail = _xoauth2_error(reply.text, probe.shown)
                 reply = probe._cmd("")  # the client answers the error challenge with an empty line
                 if reply.code != 235 and detail:
                     code, hint = classify_reply(reply.code, reply.enhanced, reply.text, "auth")
                     raise ProbeError(code, "The server answered: %s (XOAUTH2 error: %s)"
-                                     % (_clip(reply.lines[0], 300), detail), hint=hint)
+                                     % (_clip(probe.shown(reply.lines[0]), 300), detail), hint=hint)
         if reply.code == 334:
             # still challenging: abort the exchange (RFC 4954 '*') rather than guess
             reply = probe._cmd("*")
-            raise ProbeError("auth_failed", "The server kept challenging (%s)." % _clip(reply.text, 200))
+            raise ProbeError("auth_failed", "The server kept challenging (%s)." % _clip(probe.shown(reply.text), 200))
         if reply.code != 235:
             probe._fail_reply(reply, "auth")
+        probe.in_auth = False
 
     # send ---------------------------------------------------------------
     def send(self, send):
@@ -1415,11 +1511,20 @@ def _mailbox_step(session, step, *args):
     if getattr(session, "io", None) is None:  # one per connection: it numbers the IMAP tags
         session.io = mailbox.LineIO(probe.channel.send, session._line, probe.tls_active,  # pylint: disable=protected-access
                                     probe.redactor.add)
+    login = step in (mailbox.imap_login, mailbox.pop_login)
+    probe.in_auth = login  # the answers to a login are never shown verbatim (auth_reply_text)
     try:
         return step(session.io, *args)
-    except mailbox.MailboxRefused as err:
-        probe.result["reply"] = {"code": None, "enhanced_code": None, "text": _clip(err.answer)}
+    except ProbeError as err:
+        # what the server said during a login (a refusal, a closing line, an answer we could not read) is shown
+        # through auth_reply_text; the probe's own texts (no token, no TLS) are kept
+        if login and (isinstance(err, mailbox.MailboxRefused) or err.code in ("connection_closed", "protocol_error")):
+            err.detail = auth_reply_text(err.detail)
+        if isinstance(err, mailbox.MailboxRefused):
+            probe.result["reply"] = {"code": None, "enhanced_code": None, "text": _clip(probe.shown(err.answer))}
         raise
+    finally:
+        probe.in_auth = False
 
 
 # --------------------------------------------------------------------------- entry points
@@ -1434,6 +1539,9 @@ def secrets_of(opts, endpoints=()):
             values.append(_b64(auth[key]))
     for spec in [opts.get("proxy")] + [ep.get("proxy") for ep in endpoints]:
         values.extend(proxy.proxy_secrets(spec))
+    source = auth.get("token_source")
+    if source is not None and source.secret:
+        values.append(source.secret)
     return values
 
 

@@ -103,7 +103,9 @@ options:
     type: bool
     default: false
   timeout:
-    description: Seconds for the whole probe of one endpoint (all stages together).
+    description:
+      - Seconds for the whole probe of one endpoint (all stages together), the token request of O(auth.oauth2)
+        included (DNS, connect, TLS, token, SMTP).
     type: float
     default: 10
   validate_certs:
@@ -258,7 +260,11 @@ notes:
   - On a certificate failure the probe fetches the certificate once more without verification (if time remains) so
     that RV(endpoints[].tls.cert) shows what the server presents.
   - Secrets (O(auth.password), O(auth.oauth2_token), O(auth.oauth2.client_secret), fetched tokens) are never part of
-    the result; server answers are scrubbed of them and of their base64 forms.
+    the result; server answers are scrubbed of them in any letter case, percent-, JSON- or HTML-encoded, and of their
+    base64 forms. The server's replies to AUTH are never shown verbatim - words that are not plain words, numbers or
+    URLs show as C([withheld]).
+  - The token of O(auth.oauth2) is requested at the C(auth) stage, inside the probe's deadline, once for all
+    endpoints; the token endpoint's redirects are refused, never followed.
   - See C(docs/smtp_check.md) for the stages, the diagnosis table and the lab.
 seealso:
   - plugin: mailfleet.outlook.mail_settings
@@ -434,8 +440,8 @@ endpoints:
     timings_ms:
       description:
         - Milliseconds per stage (keys as in RV(endpoints[].stage), C(proxy) for the tunnel), C(ehlo_tls) for the EHLO
-          after STARTTLS, and C(total) for the whole probe (at most O(timeout) plus a polite QUIT of at most one
-          second).
+          after STARTTLS, C(token) for the token request of O(auth.oauth2) (part of C(auth)), and C(total) for the whole
+          probe (at most O(timeout) plus a polite QUIT of at most one second).
       type: dict
       sample: {dns: 1, connect: 2, banner: 40, ehlo: 38, starttls: 37, tls: 80, ehlo_tls: 39, total: 240}
     banner:
@@ -500,9 +506,8 @@ endpoints:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailfleet.outlook.plugins.module_utils._oauth2 import OAuth2Error, fetch_token
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import SettingsError, build_settings
-from ansible_collections.mailfleet.outlook.plugins.module_utils._smtp_probe import probe_endpoints
+from ansible_collections.mailfleet.outlook.plugins.module_utils._smtp_probe import TokenSource, probe_endpoints
 
 # The probe engine's option name -> this module's parameter (the collection's one name per concept, doc fragment
 # mailfleet.outlook.tls; the engine keeps its own names).
@@ -633,6 +638,7 @@ def main():
         options["min_tls_version"] = "1.2"
 
     auth = None
+    token_source = None
     if params.get("auth"):
         auth = dict((k, v) for k, v in auth_params.items() if v is not None and k != "oauth2")
         if not auth.get("username") and from_profile:
@@ -649,16 +655,13 @@ def main():
                                      % (params.get("profile"), ((settings or {}).get("oauth2") or {}).get("app_only_note")))
             if not token_url:
                 module.fail_json(msg="auth.oauth2 needs token_url, or tenant (with profile, or microsoft365 by default)")
-            try:
-                token = fetch_token(token_url, oauth2["client_id"], oauth2.get("client_secret"), scope,
-                                    ca_file=oauth2.get("ca_file") or options["ca_path"],
-                                    timeout=params["timeout"], validate_certs=params["validate_certs"],
-                                    client_certificate=oauth2.get("client_certificate"),
-                                    client_key=oauth2.get("client_key"))
-                module.no_log_values.add(token["access_token"])
-                auth["oauth2_token"] = token["access_token"]
-            except OAuth2Error as err:
-                auth["token_error"] = str(err)
+            # fetched by the probe at its auth stage, inside its one deadline (timeout covers the token request too)
+            token_source = TokenSource(token_url, oauth2["client_id"], oauth2.get("client_secret"), scope,
+                                       ca_file=oauth2.get("ca_file") or options["ca_path"],
+                                       validate_certs=params["validate_certs"],
+                                       client_certificate=oauth2.get("client_certificate"),
+                                       client_key=oauth2.get("client_key"))
+            auth["token_source"] = token_source
         options["auth"] = auth
     if params.get("send"):
         options["send"] = dict((k, v) for k, v in params["send"].items() if v is not None)
@@ -667,6 +670,8 @@ def main():
         results = probe_endpoints(_endpoints(module, settings), options)
     except ValueError as err:
         module.fail_json(msg=str(err))
+    if token_source is not None and token_source.token:
+        module.no_log_values.add(token_source.token)
 
     all_ok = all(res["ok"] for res in results)
     changed = any(res.get("sent") for res in results)

@@ -30,6 +30,7 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import
     SettingsError,
     build_settings,
     is_email,
+    refuse_control_characters,
 )
 
 # Namespace of every UUID the role derives (uuid5 of this namespace and a stable name).
@@ -106,8 +107,14 @@ EVOLUTION_SECURITY = {"none": "none", "starttls": "starttls-on-standard-port", "
 # Outlook POX autodiscover <Encryption>.
 AUTODISCOVER_ENCRYPTION = {"none": "None", "starttls": "TLS", "tls": "SSL"}
 
-_UNIX_USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
-_PROFILE_DIR = re.compile(r"^[A-Za-z0-9._/-]+$")
+_UNIX_USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")  # fullmatch
+_PROFILE_DIR = re.compile(r"[A-Za-z0-9._/-]+")
+_AUTHORITY = re.compile(r"https://[^/\s]+")
+# The role variables behind the filter's defaults (error texts name them).
+DEFAULT_VARIABLES = {"profile": "client_profile", "auth_method": "client_auth_method", "clients": "client_clients",
+                     "settings": "client_settings", "client_id": "client_oauth2_client_id",
+                     "thunderbird_profile": "client_thunderbird_profile",
+                     "oauth2_authority_url": "client_oauth2_authority_url"}
 
 
 class ClientError(ValueError):
@@ -115,7 +122,7 @@ class ClientError(ValueError):
 
 
 def _where(index, user):
-    return "client_accounts[%d]%s" % (index, " (user %s)" % user if isinstance(user, str) and user else "")
+    return "client_accounts[%d]%s" % (index, " (user %s)" % user if isinstance(user, str) and _UNIX_USER.fullmatch(user) else "")
 
 
 def _fail(index, user, key, value, problem, fix):
@@ -164,10 +171,14 @@ def normalize_account(raw, index, defaults=None):
         raise ClientError("%s: not a mapping (got %r). Fix: give user, address and clients as a dictionary"
                           % (_where(index, None), raw))
     user = raw.get("user")
+    try:  # values are data: no control character in any value of the account, before anything else
+        refuse_control_characters("", raw)
+    except SettingsError as e:
+        raise ClientError("%s: %s" % (_where(index, user), str(e).lstrip(".")))
     for key in raw:
         if key not in ACCOUNT_KEYS:
             _fail(index, user, str(key), raw[key], "not an account key", "use one of " + ", ".join(ACCOUNT_KEYS))
-    if not isinstance(user, str) or not _UNIX_USER.match(user):
+    if not isinstance(user, str) or not _UNIX_USER.fullmatch(user):
         _fail(index, user, "user", user, "not a unix user name", "give the local login name, e.g. alice")
 
     address = raw.get("address")
@@ -225,7 +236,7 @@ def normalize_account(raw, index, defaults=None):
                   "set settings.imap_host (and imap_port, imap_security), or drop %s" % name)
 
     authority = defaults.get("oauth2_authority_url")
-    if authority is not None and not (isinstance(authority, str) and re.match(r"^https://[^/\s]+$", authority)):
+    if authority is not None and not (isinstance(authority, str) and _AUTHORITY.fullmatch(authority)):
         _fail(index, user, "client_oauth2_authority_url", authority, "not an https:// authority URL without a path",
               "give e.g. https://login.microsoftonline.com, or leave it unset for the profile's authority")
     oauth2 = _oauth2_view(settings["oauth2"], authority) if auth_method == "oauth2" else None
@@ -258,7 +269,7 @@ def normalize_account(raw, index, defaults=None):
     if "thunderbird" in clients and tb_profile is not None:
         # unset: the host's default profile from ~/.thunderbird/profiles.ini (found by the role's precheck)
         if not isinstance(tb_profile, str) or not tb_profile or tb_profile.startswith("/") or ".." in tb_profile.split("/") \
-                or not _PROFILE_DIR.match(tb_profile):
+                or not _PROFILE_DIR.fullmatch(tb_profile):
             _fail(index, user, "thunderbird_profile", tb_profile, "not a profile directory relative to the home directory",
                   "give the Thunderbird profile directory, e.g. .thunderbird/abcd1234.default-release")
     publish = raw.get("publish", True)
@@ -364,6 +375,11 @@ def normalize_accounts(accounts, defaults=None):
         accounts = []
     if not isinstance(accounts, (list, tuple)):
         raise ClientError("client_accounts=%r: not a list. Fix: give a list of accounts (user, address, clients)" % (accounts,))
+    for key, value in (defaults or {}).items():
+        try:
+            refuse_control_characters(DEFAULT_VARIABLES.get(key, key), value)
+        except SettingsError as e:
+            raise ClientError(str(e))
     result = []
     seen = {}
     for index, raw in enumerate(accounts):

@@ -16,6 +16,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _formats as _registry
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import File, Format
 
@@ -132,11 +134,23 @@ CLIENT_AUTODISCOVER = Format(
                 mode="{publish_mode}", owner="{publish_owner}", group="{publish_group}")],
 )
 
+_REVERSE_DNS = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
+
+
+def _apple_check(ctx):
+    errors = _require("publish_dir", "account")(ctx)
+    prefix = ctx["cfg"].get("identifier_prefix")
+    if not (isinstance(prefix, str) and _REVERSE_DNS.fullmatch(prefix)):
+        errors.append(("identifier_prefix", "%r is not a reverse-DNS identifier" % (prefix,),
+                       "give e.g. com.contoso.mail (letters, digits, hyphens and dots)"))
+    return errors
+
+
 CLIENT_APPLE = Format(
     name="client_apple",
     description="Apple configuration profile of an account (<publish_dir>/<domain>/apple/<address>.mobileconfig)",
     variables=dict(_PUBLISH_VARS, account=None, identifier_prefix="outlook.mailfleet.client"),
-    check=_require("publish_dir", "account"),
+    check=_apple_check,
     prepare=_account_prepare,
     files=[File("client_apple/account.mobileconfig.j2", "{publish_dir}/{domain_name}/apple/{address}.mobileconfig",
                 mode="{publish_mode}", owner="{publish_owner}", group="{publish_group}")],
@@ -164,6 +178,7 @@ CLIENT_TOKEN_COMMAND = Format(
     description="The OAuth2 token command for msmtp/neomutt (device-code sign-in, refresh tokens; standard library only)",
     variables={"token_command": "/usr/local/bin/mailfleet-oauth2", "library_dir": "/usr/local/lib/mailfleet-outlook",
                "oauth2_library": None, "python": "/usr/bin/python3"},
+    multiline=("oauth2_library",),  # the library's source, copied verbatim
     check=_require("oauth2_library"),
     files=[File("client_token_command/mailfleet-oauth2.j2", "{token_command}", mode="0755"),
            File("client_token_command/library.j2", "{library_dir}/mailfleet_oauth2.py", mode="0644")],

@@ -49,6 +49,7 @@ import tempfile
 from xml.etree import ElementTree as ET
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._catalog import BASIC_AUTH_RETIREMENT
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._quote import xml_scrub
 
 SCHEMA = "mailfleet.outlook/fleet-report/v1"
 DEFAULT_TITLE = "mailfleet fleet report"
@@ -611,8 +612,13 @@ def render_junit(report):
         root.set("failures", str(failures + nfail))
     for hook in JUNIT_HOOKS:
         hook(root, report)
-    # one element per line: readable, and much cheaper than ElementTree.indent at thousands of cases
+    # one element per line: readable, and much cheaper than ElementTree.indent at thousands of cases; server text
+    # is hostile: every character XML 1.0 forbids (U+FFFE, lone surrogates, C0 controls) in a text or attribute
+    # becomes U+FFFD, so report.xml always parses (ElementTree would write them as they are)
     for el in root.iter():
+        el.text = xml_scrub(el.text)
+        for key, value in el.attrib.items():
+            el.set(key, xml_scrub(value))
         if len(el):
             el.text = (el.text or "") + "\n"
         el.tail = "\n"

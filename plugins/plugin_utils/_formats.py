@@ -24,6 +24,10 @@ Contract of a ``Format``:
                  terminal) run on the target after all files are written (``{root}`` is replaced).
                  A non-zero exit restores every file of the call.  Skipped when ``root`` is not ``/``.
 ``warn``         optional ``warn(ctx)`` returning warning texts shown to the user (after ``prepare``).
+``multiline``    names of the variables that take multi-line text (a file's content). Every other string
+                 value - variables, settings, secrets, anything nested in them - is refused when it holds a
+                 control character, before anything is rendered; templates write every value through the
+                 ``mailfleet.outlook.quote`` filter for their file's syntax (``plugin_utils/_quote.py``).
 ``services``     dicts ``{"name", "status": argv, "reload": argv}``: reloaded (never restarted) after a
                  change when ``status`` succeeds and the module's ``reload`` option is true.
 ``programs``     ``{program: package}`` for the programs that ``post``, ``validate`` and ``services`` run, so that a
@@ -67,6 +71,8 @@ __metaclass__ = type
 import re
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.proxy import parse_proxy
+from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import is_email, is_hostname
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._quote import Unrepresentable, postfix_map
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -94,7 +100,7 @@ class File(object):
 
 class Format(object):
     def __init__(self, name, description, files, variables=None, secrets=(), check=None, prepare=None,
-                 validate=None, services=None, warn=None, precheck=None, programs=None):
+                 validate=None, services=None, warn=None, precheck=None, programs=None, multiline=()):
         self.name = name
         self.description = description
         self.files = files
@@ -107,6 +113,7 @@ class Format(object):
         self.warn = warn
         self.precheck = precheck
         self.programs = dict(programs or {})
+        self.multiline = tuple(multiline)
 
 
 def fill(text, values, keep=("dest", "destdir", "root")):
@@ -131,6 +138,99 @@ POSTFIX_MODES = ("submission", "connector", "direct_send", "custom")
 # The map types of sasl_passwd: type -> suffix of the file postmap compiles (None: read as text, no postmap).
 POSTFIX_MAP_TYPES = {"hash": "db", "btree": "db", "lmdb": "lmdb", "cdb": "cdb", "texthash": None}
 ORIGINAL_SENDER = ("none", "display_name", "reply_to")
+HOST_LOOKUPS = ("dns", "native")
+_PARAMETER = re.compile(r"[a-z0-9_]+")
+_TIME_VALUE = re.compile(r"\d+[smhdw]?")
+
+# main.cf parameters that relay_extra_settings may not set unless allow_unsafe_settings names them (and then
+# with a warning on every run): they open this null client to other hosts, send mail or a copy of it somewhere
+# the settings model never checked, weaken TLS to the upstream, or log credentials. name -> what it does.
+_OPEN = "decides who may send through this host: a wide value makes an open relay"
+_ROUTE = "routes mail around the upstream the role checked (use the relay_ variables for the upstream)"
+_BCC = "sends a hidden copy of messages to another address"
+_TRUST = "changes which certificates the upstream is trusted with (use relay_ca_file)"
+_CIPHERS = "can allow weak or null ciphers to the upstream"
+UNSAFE_POSTFIX_SETTINGS = {
+    "inet_interfaces": "listens beyond loopback, so other hosts can connect to this null client",
+    "mynetworks": _OPEN, "mynetworks_style": _OPEN, "relay_domains": _OPEN, "permit_mx_backup_networks": _OPEN,
+    "smtpd_sasl_auth_enable": "accepts logins from clients, which may then relay",
+    "smtpd_authorized_xclient_hosts": "lets those clients impersonate others",
+    "smtpd_authorized_xforward_hosts": "lets those clients rewrite what is logged about them",
+    "relayhost": _ROUTE, "smtp_fallback_relay": _ROUTE, "fallback_relay": _ROUTE, "default_transport": _ROUTE,
+    "relay_transport": _ROUTE, "transport_maps": _ROUTE, "sender_dependent_relayhost_maps": _ROUTE,
+    "sender_dependent_default_transport_maps": _ROUTE,
+    "always_bcc": _BCC, "sender_bcc_maps": _BCC, "recipient_bcc_maps": _BCC,
+    "smtp_tls_policy_maps": "per-destination TLS policies can turn TLS to the upstream off",
+    "smtp_tls_per_site": "per-destination TLS policies can turn TLS to the upstream off",
+    "smtp_use_tls": "an obsolete TLS switch that overrides the TLS level",
+    "smtp_enforce_tls": "an obsolete TLS switch that overrides the TLS level",
+    "smtp_tls_enforce_peername": "an obsolete switch that turns the certificate name check off",
+    "smtp_tls_CAfile": _TRUST, "smtp_tls_CApath": _TRUST, "smtp_tls_trust_anchor_file": _TRUST,
+    "tls_append_default_CA": _TRUST,
+    "smtp_tls_secure_cert_match": "changes which names the upstream's certificate must carry",
+    "smtp_tls_verify_cert_match": "changes which names the upstream's certificate must carry",
+    "smtp_tls_mandatory_protocols": "can allow TLS versions below relay_tls_min_version",
+    "smtp_tls_protocols": "can allow TLS versions below relay_tls_min_version",
+    "smtp_tls_mandatory_ciphers": _CIPHERS, "smtp_tls_ciphers": _CIPHERS, "tls_high_cipherlist": _CIPHERS,
+    "tls_medium_cipherlist": _CIPHERS, "tls_low_cipherlist": _CIPHERS, "tls_export_cipherlist": _CIPHERS,
+    "tls_null_cipherlist": _CIPHERS,
+    "debug_peer_list": "logs whole SMTP sessions with these peers, the AUTH exchange included",
+}
+_UNSAFE_PATTERN = re.compile(r"smtpd_[a-z0-9_]*_restrictions")
+# Parameters that are unsafe only with some values; a value with $ (expanded by Postfix) cannot be checked.
+SAFE_TLS_LEVELS = ("encrypt", "dane-only", "fingerprint", "verify", "secure")
+
+
+def unsafe_postfix_setting(name, value):
+    """Why setting main.cf ``name`` to ``value`` opens the host or weakens it (a text), or None when safe."""
+    if name in UNSAFE_POSTFIX_SETTINGS:
+        return UNSAFE_POSTFIX_SETTINGS[name]
+    if _UNSAFE_PATTERN.fullmatch(name):
+        return _OPEN
+    text = str(value).strip().lower()
+    if name == "smtp_tls_security_level" and ("$" in text or text not in SAFE_TLS_LEVELS):
+        return "TLS to the upstream below encrypt (or not checkable: %s) lets mail and credentials travel in clear" % (
+            ", ".join(SAFE_TLS_LEVELS))
+    if name == "smtp_sasl_security_options" and ("$" in text or "noplaintext" not in re.split(r"[\s,]+", text)):
+        return "allows plaintext AUTH mechanisms when a session is not encrypted (keep noplaintext)"
+    if name == "smtp_tls_loglevel" and not (text.isdigit() and int(text) <= 2):
+        return "levels above 2 log the TLS session's content, the AUTH exchange included"
+    return None
+
+
+def _absolute_path(errors, cfg, var, key, what):
+    value = cfg.get(key)
+    if value is not None and not (isinstance(value, str) and value.startswith("/")):
+        errors.append((key, "%r is not an absolute path" % (value,), "give the %s's absolute path" % what))
+
+
+def _extra_settings_errors(extra, allowed, var):
+    """relay_extra_settings: parameter names, one-value values, and the unsafe parameters."""
+    errors = []
+    if allowed is None:
+        allowed = []
+    if not isinstance(allowed, (list, tuple)) or not all(isinstance(a, str) for a in allowed):
+        return [("allow_unsafe_settings", "%r is not a list of parameter names" % (allowed,),
+                 "list the main.cf parameter names, e.g. [inet_interfaces, mynetworks]")]
+    for name in allowed:
+        if not (_PARAMETER.fullmatch(name) and unsafe_postfix_setting(name, "")):
+            errors.append(("allow_unsafe_settings", "%r is not one of the parameters that need it" % (name,),
+                           "list only parameters %s refuses (see docs/security.md)" % var("extra_settings")))
+    for key in sorted(extra, key=str):
+        value = extra[key]
+        if not (isinstance(key, str) and _PARAMETER.fullmatch(key)):
+            errors.append(("extra_settings", "%r is not a main.cf parameter name" % (key,), "use names like smtp_helo_name"))
+            continue
+        if not isinstance(value, (str, int, bool)):
+            errors.append(("extra_settings", "%s=%r is not one value" % (key, value),
+                           "give each parameter one string, number or boolean (a list as one string: 'a, b')"))
+            continue
+        why = unsafe_postfix_setting(key, value)
+        if why and key not in allowed:
+            errors.append(("extra_settings", "%s=%r %s" % (key, value, why),
+                           "leave it out, or list it in %s to apply it anyway (with a warning on every run)"
+                           % var("allow_unsafe_settings")))
+    return errors
 
 
 def _is_true(value):
@@ -226,21 +326,53 @@ def _relay_check(ctx, allowed_modes=POSTFIX_MODES):
         errors.append(("map_type", "%r is not a map type for sasl_passwd" % (map_type,),
                        "use one of %s (texthash needs no postmap)" % ", ".join(sorted(POSTFIX_MAP_TYPES))))
     rd = cfg.get("rate_delay")
-    if rd is not None and not re.match(r"^\d+[smhdw]?$", str(rd)):
+    if rd is not None and not _TIME_VALUE.fullmatch(str(rd)):
         errors.append(("rate_delay", "%r is not a Postfix time value" % (rd,), "use e.g. 2s (30 messages per minute) or 0"))
     if (cfg.get("tls_cert_file") is None) != (cfg.get("tls_key_file") is None):
         errors.append(("tls_cert_file", "the TLS client certificate and key go together",
                        "set both %s and %s, or neither" % (var("tls_cert_file"), var("tls_key_file"))))
+    for key, what in (("tls_cert_file", "client certificate"), ("tls_key_file", "client key"),
+                      ("system_ca_file", "CA bundle"), ("secret_dir", "directory"), ("token_helper", "token helper"),
+                      ("postfix_dir", "Postfix configuration directory"), ("xoauth2_token_file", "token file")):
+        _absolute_path(errors, cfg, var, key, what)
     if cfg.get("tls_security_level") not in ("encrypt", "secure", "verify"):
         errors.append(("tls_security_level", "%r is not encrypt, verify or secure" % (cfg.get("tls_security_level"),),
                        "use secure (default: certificate verified, name checked) or encrypt"))
+    username = s.get("username")
+    if username and ":" in username:
+        errors.append(("username", "%r contains ':', which ends the login in Postfix's and msmtp's password maps"
+                       % (username,), "give the login without ':'"))
     extra = cfg.get("extra_settings")
     if extra is not None and not isinstance(extra, dict):
         errors.append(("extra_settings", "not a dictionary", "give main.cf parameter names and values"))
-    elif extra:
-        for k in extra:
-            if not re.match(r"^[a-z0-9_]+$", str(k)):
-                errors.append(("extra_settings", "%r is not a main.cf parameter name" % (k,), "use names like smtp_helo_name"))
+    elif extra or cfg.get("allow_unsafe_settings"):
+        errors.extend(_extra_settings_errors(extra or {}, cfg.get("allow_unsafe_settings"), var))
+    return errors
+
+
+def _postfix_check(ctx):
+    """postfix_relay: the relay checks plus what main.cf and the maps need of each value."""
+    cfg, var = ctx["cfg"], ctx["var"]
+    errors = _relay_check(ctx)
+    if cfg.get("myhostname") is not None and not is_hostname(cfg["myhostname"]):
+        errors.append(("myhostname", "%r is not a DNS name" % (cfg["myhostname"],),
+                       "give this host's fully qualified name, e.g. mail01.contoso.com, or leave it unset"))
+    myorigin = cfg.get("myorigin")
+    if myorigin is not None and myorigin not in ("$myhostname", "$mydomain") and not is_hostname(myorigin):
+        errors.append(("myorigin", "%r is not a DNS name" % (myorigin,),
+                       "give the domain that local mail appears to come from, $mydomain or $myhostname"))
+    forward = cfg.get("forward_local_to")
+    if forward is not None and not is_email(forward):
+        errors.append(("forward_local_to", "%r is not a mail address" % (forward,), "give one address, e.g. ops@contoso.com"))
+    lookup = cfg.get("host_lookup")
+    words = [w for w in re.split(r"[\s,]+", str(lookup).strip()) if w] if lookup is not None else []
+    if lookup is not None and (not words or any(w not in HOST_LOOKUPS for w in words)):
+        errors.append(("host_lookup", "%r is not a list of %s" % (lookup, " and ".join(HOST_LOOKUPS)),
+                       "use dns, native or 'dns, native'"))
+    try:
+        postfix_map(cfg.get("postfix_dir"))
+    except Unrepresentable as err:
+        errors.append(("postfix_dir", "%r: %s" % (cfg.get("postfix_dir"), err.problem), err.fix))
     return errors
 
 
@@ -271,7 +403,7 @@ def _postfix_prepare(ctx):
     if rd is None:
         limit = (s.get("limits") or {}).get("messages_per_minute") if mode == "submission" else None
         rd = "%ds" % -(-60 // limit) if limit else "0s"
-    out["rate_delay_value"] = str(rd) if re.search(r"[smhdw]$", str(rd)) else "%ss" % rd
+    out["rate_delay_value"] = str(rd) if str(rd)[-1:] in "smhdw" else "%ss" % rd
     out["rewrite_to"] = s.get("sender") or s.get("username")
     out["ca_file"] = s.get("ca_file") or cfg.get("system_ca_file")
     out["ipv4_only"] = _is_true(cfg.get("ipv4_only"))
@@ -289,12 +421,12 @@ def _last_wins(content, ctx):
     lines = content.splitlines(True)
     last = {}
     for i, line in enumerate(lines):
-        m = re.match(r"^([a-z0-9_]+)\s*=", line)
+        m = re.match(r"([a-z0-9_]+)\s*=", line)
         if m:
             last[m.group(1)] = i
     keep = []
     for i, line in enumerate(lines):
-        m = re.match(r"^([a-z0-9_]+)\s*=", line)
+        m = re.match(r"([a-z0-9_]+)\s*=", line)
         if m and m.group(1) in extra and last[m.group(1)] != i:
             continue
         keep.append(line)
@@ -315,6 +447,12 @@ def _relay_warn(ctx):
                    "for external recipients." % (var("mode"), var("mode")))
     if cfg.get("tls_security_level") == "encrypt":
         out.append("%s=encrypt: the upstream's certificate is not verified; use secure." % var("tls_security_level"))
+    extra = cfg.get("extra_settings") or {}
+    unsafe = ["%s=%s (%s)" % (k, extra[k], unsafe_postfix_setting(k, extra[k])) for k in sorted(extra)
+              if k in (cfg.get("allow_unsafe_settings") or []) and unsafe_postfix_setting(k, extra[k])]
+    if unsafe:
+        out.append("%s: applying unsafe main.cf settings because %s lists them: %s. Remove them from both variables "
+                   "when they are no longer needed." % (var("extra_settings"), var("allow_unsafe_settings"), "; ".join(unsafe)))
     return out
 
 
@@ -338,6 +476,7 @@ POSTFIX_RELAY = Format(
         "original_sender": "none",
         "forward_local_to": None,
         "extra_settings": {},
+        "allow_unsafe_settings": [],
         "host_lookup": "dns, native",
         "mx_port": None,
         "xoauth2_service": "mailfleet-xoauth2",
@@ -348,7 +487,7 @@ POSTFIX_RELAY = Format(
     },
     secrets=("password", "client_secret"),
     precheck=_relay_precheck,
-    check=_relay_check,
+    check=_postfix_check,
     prepare=_postfix_prepare,
     warn=_relay_warn,
     files=[

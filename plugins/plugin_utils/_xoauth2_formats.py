@@ -114,6 +114,7 @@ POSTFIX_XOAUTH2 = Format(
         "myhostname": None,
     },
     secrets=("client_secret", "client_key"),
+    multiline=("client_certificate", "client_key"),  # PEM text: lines are its syntax (written as they are)
     check=_check,
     prepare=_prepare,
     files=[

@@ -81,7 +81,7 @@ def _mechanism(auth):
 
 # --------------------------------------------------------------------------- IMAP
 
-_SAFE_QUOTED = re.compile(r"^[\x20-\x7e]*$")
+_SAFE_QUOTED = re.compile(r"[\x20-\x7e]*")  # fullmatch: with "$" a trailing newline would end the command
 
 
 def _imap_tagged(io, tag, on_continuation=None):
@@ -106,7 +106,7 @@ def _is_ok(status):
 
 def _imap_string(value):
     """``value`` as an IMAP astring: (inline text, literal bytes or None). Quoted when it can be, else a literal."""
-    if _SAFE_QUOTED.match(value):
+    if _SAFE_QUOTED.fullmatch(value):
         quoted = '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
         return quoted, None
     data = value.encode("utf-8")

@@ -53,7 +53,7 @@ _REFUSED_SCHEMES = {
     "socks4a": "SOCKS4a has no user/password authentication; use socks5h:// (the proxy resolves names)",
     "socks": "name the SOCKS version: socks5h:// (the proxy resolves names) or socks5:// (this host resolves them)",
 }
-_DOMAIN = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+_DOMAIN = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
 
 # The engine's codes for a failed TCP connect, when it is the connect to the proxy.
 CONNECT_CODES = {
@@ -137,7 +137,7 @@ def parse_proxy(value, password=None, variable="proxy", password_variable="proxy
         literal = True
     except ValueError:
         pass
-    if not host or not (literal or _DOMAIN.match(host)):
+    if not host or not (literal or _DOMAIN.fullmatch(host)):  # fullmatch: "$" accepted a trailing newline
         raise _bad(variable, value, "no valid proxy host name or address", "give it like socks5h://proxy.example.net:1080")
     if port is None:
         port = DEFAULT_PORTS[scheme]

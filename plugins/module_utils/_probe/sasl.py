@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import base64
 import json
+import re
 
 
 def b64(data):
@@ -23,12 +24,16 @@ def xoauth2_string(username, token):
     return b64("user=%s\x01auth=Bearer %s\x01\x01" % (username, token))
 
 
-def xoauth2_error(text):
-    """The server's XOAUTH2 error challenge (base64 JSON) as 'key=value, ...', or None when it is not one."""
+def xoauth2_error(text, shown=None):
+    """The server's XOAUTH2 error challenge (base64 JSON) as 'key=value, ...', or None when it is not one.
+    ``shown`` filters each value (replies to AUTH are never shown verbatim); a key that is not a plain name is
+    ``[withheld]``."""
     try:
         data = json.loads(base64.b64decode(text.strip().encode("ascii")).decode("utf-8"))
     except Exception:  # pylint: disable=broad-except
         return None
     if isinstance(data, dict):
-        return ", ".join("%s=%s" % (k, data[k]) for k in sorted(data))
+        shown = shown or (lambda value: value)
+        return ", ".join("%s=%s" % (k if re.fullmatch(r"[A-Za-z_]{1,40}", str(k)) else "[withheld]", shown(str(data[k])))
+                         for k in sorted(data, key=str))
     return None

@@ -272,9 +272,12 @@ def black_hole_port():
 
 def format_planner():
     """The mail_config action plugin's planner with the controller's templar, without a host: ``planner._plan(args,
-    {})`` validates and renders formats like a task would (unit tests of templates and format checks)."""
+    {})`` validates and renders formats like a task would (unit tests of templates and format checks), with the
+    collection's filters."""
     from ansible.parsing.dataloader import DataLoader  # pylint: disable=import-outside-toplevel
     from ansible.template import Templar  # pylint: disable=import-outside-toplevel
+
+    init_collection_loader()  # the templates use the collection's filters (mailfleet.outlook.quote)
     from ansible_collections.mailfleet.outlook.plugins.action.mail_config import (  # pylint: disable=import-outside-toplevel
         ActionModule,
     )
@@ -287,3 +290,14 @@ def format_planner():
 def running_in_ci() -> bool:
     """True under CI (CI=true): there, tests that would skip for a missing capability must fail instead."""
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def init_collection_loader():
+    """Point ansible's plugin loader (and its collection finder) at .build, once per process. Call it before
+    anything imports ansible_collections.* (tests/conftest.py does, at import time): the collection finder
+    must load the collection package itself, or it refuses it later."""
+    if any(type(finder).__name__ == "_AnsibleCollectionFinder" for finder in sys.meta_path):
+        return
+    from ansible.plugins.loader import init_plugin_loader
+
+    init_plugin_loader([str(ensure_collection_link())])

@@ -18,6 +18,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from mailfleet_testing.capabilities import require
 
+from mailfleet_testing import readers
+
 from ansible_collections.mailfleet.outlook.plugins.filter.client_accounts import client_accounts as account_for
 
 pytestmark = pytest.mark.timeout(60)
@@ -232,26 +234,9 @@ def test_thunderbird_prefs(render_client, tmp_path, auth, enum):
 
 
 # ---------------------------------------------------------------------------------------------- Evolution
-GLIB_READER = r"""
-import json, sys
-import gi
-gi.require_version("GLib", "2.0")
-from gi.repository import GLib
-out = {}
-for path in sys.argv[1:]:
-    kf = GLib.KeyFile()
-    kf.load_from_file(path, GLib.KeyFileFlags.NONE)
-    groups, _ = kf.get_groups()
-    out[path] = {g: {k: kf.get_string(g, k) for k in kf.get_keys(g)[0]} for g in groups}
-print(json.dumps(out))
-"""
-
-
 def glib_read(paths):
     """GLib's own key-file parser (python3-gi, the system Python), the parser Evolution uses."""
-    out = subprocess.run(["/usr/bin/python3", "-c", GLIB_READER] + paths, capture_output=True, text=True, timeout=30, check=False)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+    return readers.glib_keyfile(*paths)
 
 
 def test_evolution_sources(render_client, tmp_path):

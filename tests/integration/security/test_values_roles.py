@@ -73,8 +73,8 @@ def role_cases(role, path_base):
         kind, secret = opt.get("type", "str"), bool(opt.get("no_log"))
         if kind in ("str", "path", "raw"):
             yield name, name, {name: _hostile(opt, name)}, secret
-        elif kind == "list" and opt.get("elements", "str") == "str":
-            yield name, name, {name: [_hostile({})]}, secret
+        elif kind == "list" and opt.get("elements", "str") in ("str", "path"):
+            yield name, name, {name: [_hostile({"type": opt.get("elements", "str")})]}, secret
         elif kind in ("list", "dict"):
             subs = opt.get("options") or {}
             keys = sorted(subs) or DICT_KEYS.get(name) or LIST_OF_DICT_KEYS.get(name)

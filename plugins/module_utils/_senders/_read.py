@@ -251,17 +251,9 @@ class Reader:
         if self.excluded(path):
             return None
         parent, name = path.rsplit("/", 1)
+        fd = None
         try:
             fd = self.open_dir_within(parent or "/", home)
-        except Unreadable as err:
-            self.refused(path, err)
-            return None
-        except OSError as err:
-            if err.errno in (errno.ENOENT, errno.ENOTDIR) and quiet_missing:
-                return None
-            self.note(path, self._os_reason(err))
-            return None
-        try:
             text, unused_st = self.read_at(fd, name, path, owner=owner)
         except Unreadable as err:
             self.refused(path, err)
@@ -272,7 +264,8 @@ class Reader:
             self.note(path, self._os_reason(err))
             return None
         finally:
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
         self.seen.add(path)
         return text
 

@@ -57,7 +57,7 @@ def setup(request, run_playbook_module, rh_module):
     started = time.monotonic()
     for subject in subjects:
         pq.send(subject)
-    assert pq.wait(lambda: len(pq.queue()) == 5 and all(pq.deferred_reasons()), 30), pq.queue()
+    pq.wait_deferred(5, 30)
     switch = run_playbook_module(rh.relay_play(), extra_vars=oauth2_vars(rh, lab, relay_verify=False), timeout=240)
     switch.assert_ok()
     lab.listener_up("submission")
@@ -171,11 +171,9 @@ def test_twenty_queued_while_the_lab_is_down_arrive_exactly_once(lab, rh):
         offset = pq.log_offset()
         for subject in subjects:
             pq.send(subject)
-        assert pq.wait(lambda: len(pq.queue()) == 20 and all(pq.deferred_reasons()), 40), pq.queue()
+        reasons = pq.wait_deferred(20, 40, matching="mailfleet-xoauth2")
         time.sleep(3)
         assert len(pq.queue()) == 20, "mail left the queue while the lab was down"
-        reasons = pq.deferred_reasons()
-        assert all("mailfleet-xoauth2" in r for r in reasons), reasons[:3]
         assert not pq.status_lines(offset, "bounced")
     finally:
         lab.start()
@@ -240,8 +238,7 @@ def test_refused_credentials_defer_for_the_bound_then_bounce(lab, rh):
     offset = pq.log_offset()
     started = time.monotonic()
     pq.send(tag + "-fixed")
-    assert pq.wait(lambda: any("credentials refused since" in r for r in pq.deferred_reasons()), 60), pq.queue()
-    reason = [r for r in pq.deferred_reasons() if "credentials refused" in r][0]
+    reason = pq.wait_reason("credentials refused since", 60)
     assert "AADSTS7000215" in reason and SECRET not in reason
     lab.patch_config({"apps": {APP_CLIENT_ID: {"secret": SECRET}}})
     pq.flush()

@@ -242,7 +242,8 @@ class LabHandle:
         """Stored messages (dicts, see lab/README.md), optionally only those whose fields equal ``match``."""
         try:
             with open(self.store_path, "r", encoding="utf-8") as handle:
-                records = [json.loads(line) for line in handle if line.strip()]
+                # a last line without its newline is a record the lab is still writing: not there yet
+                records = [json.loads(line) for line in handle if line.endswith("\n") and line.strip()]
         except FileNotFoundError:
             records = []
         return [rec for rec in records if all(rec.get(key) == value for key, value in match.items())]

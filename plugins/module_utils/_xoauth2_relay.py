@@ -64,6 +64,7 @@ DEFAULTS = {
     "data_done_timeout": 600,    # the reply after the final "." (smtp_data_done_timeout)
     "client_timeout": 300,       # idle time allowed between Postfix's commands
     "token_timeout": 20,
+    "token_failure_memory": 10,  # seconds a temporary token failure is answered from memory (0: never)
     "auth_failure_defer": 86400,
 }
 TLS_VERSIONS = {"1.2": "TLSv1_2", "1.3": "TLSv1_3"}
@@ -204,7 +205,8 @@ class Upstream(object):
                                       client_certificate=cfg.get("client_certificate"),
                                       client_key=cfg.get("client_key"))
         try:
-            token, fetched = oauth2.cached_token(cfg["cache"], fetch, self._identity(), force=force, clock=self.clock)
+            token, fetched = oauth2.cached_token(cfg["cache"], fetch, self._identity(), force=force, clock=self.clock,
+                                                 failure_ttl=int(cfg["token_failure_memory"]))
         except oauth2.OAuth2Error as err:
             if err.temporary:
                 raise SetupFailure(Reply.make(421, "4.7.0 %s: no OAuth2 token: %s" % (PROGRAM, err)))

@@ -64,6 +64,14 @@ def _check(ctx):
     if not timeout_ok:
         errors.append(("token_timeout", "%r is not a number of seconds between 1 and 300" % (cfg.get("token_timeout"),),
                        "give the seconds a token request may take, e.g. 20"))
+    try:
+        memory_ok = 0 <= int(str(cfg.get("token_failure_memory"))) <= 300
+    except (TypeError, ValueError):
+        memory_ok = False
+    if not memory_ok:
+        errors.append(("token_failure_memory", "%r is not a whole number of seconds between 0 and 300"
+                       % (cfg.get("token_failure_memory"),),
+                       "give the seconds a failed token request is not repeated, e.g. 10 (0: ask every time)"))
     if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", str(cfg.get("oauth2_user") or "")):
         errors.append(("oauth2_user", "%r is not a valid system user name" % (cfg.get("oauth2_user"),),
                        "use a name like mailfleet-relay"))
@@ -110,6 +118,7 @@ POSTFIX_XOAUTH2 = Format(
         "client_certificate": None,
         "auth_failure_defer": "24h",
         "token_timeout": 20,
+        "token_failure_memory": 10,
         "rewrite_sender": True,
         "myhostname": None,
     },

@@ -95,6 +95,17 @@ def _keep_host_mail_config(tmp_path_factory):
     lock.close()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _empty_queue_around_each_module():
+    """Start and leave every module with an empty Postfix queue: mail a failed test left queued must not reach the
+    lab during the next module (its rate limit, its message counts)."""
+    if shutil.which("postsuper"):
+        sh("postsuper", "-d", "ALL", check=False)
+    yield
+    if shutil.which("postsuper"):
+        sh("postsuper", "-d", "ALL", check=False)
+
+
 def relay_vars(lab, **extra):
     """Role variables pointing the relay at a lab (lab profile, the lab's ports and CA)."""
     v = {

@@ -34,7 +34,8 @@ def oauth2_vars(rh, lab, **extra):
         lab, relay_auth_method="oauth2", relay_username=MAILBOX, relay_sender=SENDER, relay_client_id=APP_CLIENT_ID,
         relay_client_secret=SECRET, relay_tenant="contoso.test", relay_rate_delay="0s",
         relay_extra_settings=dict(pq.FAST_RETRY), relay_original_sender="display_name",
-        relay_auth_failure_defer="%ds" % BOUND, relay_token_timeout=4)
+        relay_auth_failure_defer="%ds" % BOUND, relay_token_timeout=4,
+        relay_token_failure_memory=2)   # the endpoint is asked again 2 s after a failure (10 s by default)
     variables.update(extra)
     return variables
 
@@ -77,6 +78,8 @@ def setup(request, run_playbook_module, rh_module):
 @pytest.fixture
 def lab(setup):
     lab = setup["lab"]
+    assert lab.running(), "the module's lab is down (a restart failed?): %s" % lab._stderr_tail(
+        os.path.join(lab.state_dir, "stderr.log"))
     lab.patch_config({"token": {"fault": None}, "refuse_subjects": None, "apps": {APP_CLIENT_ID: {"secret": SECRET}},
                       "rate_limit": {"messages": 30, "window_seconds": 60}})
     lab.listener_up("token")

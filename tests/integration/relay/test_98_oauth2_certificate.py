@@ -33,7 +33,8 @@ def cert_vars(rh, lab, **extra):
         lab, relay_auth_method="oauth2", relay_username=MAILBOX, relay_client_id=APP_CLIENT_ID,
         relay_client_certificate=open(cert["cert"]).read(), relay_client_key=open(cert["key"]).read(),
         relay_tenant="contoso.test", relay_extra_settings=dict(pq.FAST_RETRY),
-        relay_auth_failure_defer="%ds" % BOUND, relay_token_timeout=4)
+        relay_auth_failure_defer="%ds" % BOUND, relay_token_timeout=4,
+        relay_token_failure_memory=2)   # the endpoint is asked again 2 s after a failure (10 s by default)
     variables.update(extra)
     return variables
 

@@ -11,9 +11,10 @@ import pytest
 
 from mailfleet_testing.local_fleet import assert_report_matches, local_fleet
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 HOSTS = 200
+# about 280 s on the 2-core machines (issue 16 is about that): the bounds leave room for a slower CI runner
 # the strategy each play really ran with: the probe play's is chosen with -e, the report play's is linear
 PLAY_STRATEGIES = ("free", "linear")
 CHECK = os.path.join(os.path.dirname(__file__), "..", "..", "..", "playbooks", "check.yml")
@@ -23,7 +24,7 @@ def test_check_yml_200_hosts_forks_50_strategy_free(lab, closed_port, run_playbo
     inventory, kinds = local_fleet(lab, HOSTS, closed_port)
     report_dir = tmp_path / "report"
     started = time.monotonic()
-    run = run_playbook(CHECK, inventory=inventory, timeout=360, args=["--forks", "50"],
+    run = run_playbook(CHECK, inventory=inventory, timeout=540, args=["--forks", "50"],
                        extra_vars={"mailfleet_check_strategy": "free"}, env={"MAILFLEET_REPORT_DIR": str(report_dir)})
     elapsed = time.monotonic() - started
     assert not run.timed_out, run.describe()

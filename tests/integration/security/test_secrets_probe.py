@@ -189,7 +189,7 @@ def test_a_slow_token_endpoint_cannot_stretch_the_token_request(servers, certs, 
     elapsed = time.monotonic() - started
     print("fetch_token(timeout=2) against a %s endpoint: %.2fs" % (behaviour, elapsed))
     assert info.value.timed_out and "within 2s" in str(info.value)
-    assert 1.9 <= elapsed < 2.6
+    assert 1.9 <= elapsed < 2.9     # the TLS context and handshake are inside it: the unit tests' CI margin
 
 
 def test_the_token_request_is_inside_the_probe_deadline(run_playbook, servers, certs):

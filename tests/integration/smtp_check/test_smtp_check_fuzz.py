@@ -57,7 +57,8 @@ def test_fuzz_servers_through_ansible(module_runner):
         assert len(result["endpoints"]) == 16
         for entry in result["endpoints"]:
             assert entry["diagnosis"]["code"] in diag.CODES
-            assert entry["timings_ms"]["total"] <= (TIMEOUT + 0.5) * 1000, entry
+            # 16 probes in one module process reach the deadline together on 2 cores: the unit tests' margin (1 s)
+            assert entry["timings_ms"]["total"] <= (TIMEOUT + 1.0) * 1000, entry
         assert "fuzz-secret-123" not in run.all_output()
     finally:
         for server in servers:

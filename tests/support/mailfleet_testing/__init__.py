@@ -170,6 +170,12 @@ def run_command(cmd: Sequence[str], env: Mapping[str, str], results_file: Path, 
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, stderr = proc.communicate()
         stderr += "\n[mailfleet_testing] killed after %ss timeout" % timeout
+    except BaseException:
+        # pytest-timeout (or ^C) interrupted the wait: the playbook must not go on changing the machine while the
+        # next tests and the session's restore run
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
     data = None
     if results_file.exists():
         data = json.loads(results_file.read_text(encoding="utf-8"))

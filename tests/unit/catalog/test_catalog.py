@@ -7,6 +7,8 @@ import pytest
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils import _catalog as catalog
 
+pytestmark = pytest.mark.core_independent
+
 FACTS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared", "facts", "microsoft-mail.md")
 
 # Expected values, written out from the facts file, section 1 (one row per profile).

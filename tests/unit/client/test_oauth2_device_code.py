@@ -14,7 +14,7 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils._oauth2 import (
     request_device_code,
 )
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.core_independent]
 
 PUBLIC_CLIENT = "22222222-2222-4222-8222-222222222222"  # the lab's public client (lab/README.md)
 SCOPE = "https://outlook.office.com/SMTP.Send offline_access"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from mailfleet_testing import capabilities as caps
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.core_independent]
 
 REPO = Path(__file__).resolve().parents[3]
 SCANNED = ["tests", "lab", "scripts", "bench"]

@@ -10,7 +10,7 @@ import pytest
 from mailfleet_lab import config as lab_config
 from mailfleet_lab.core import ANSWERS, Lab
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.core_independent]
 
 # Section 4 of the facts file: the lab's answers start with these exact texts.
 FACT_TEXTS = {

@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import ApplyError, apply_plan, redact
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.core_independent]
 
 
 def run(argv):

@@ -8,7 +8,7 @@ import yaml
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import USER_ARGUMENT_SPEC as ARGUMENT_SPEC
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.core_independent]
 
 MODULE = pathlib.Path(__file__).resolve().parents[3] / "plugins" / "modules" / "mail_config.py"
 

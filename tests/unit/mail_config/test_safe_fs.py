@@ -21,7 +21,7 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils._safe_fs import 
     Identity, Refused, locate, op_look, run_as)
 from mailfleet_testing.local_users import scratch_dir
 
-pytestmark = [pytest.mark.timeout(60),
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent,
               pytest.mark.skipif(os.geteuid() != 0, reason="drops privileges to other users: needs root")]
 
 ROOT_SECRET = b"root-only-content\n"

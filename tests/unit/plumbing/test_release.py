@@ -13,6 +13,8 @@ import sys
 import pytest
 import yaml
 
+pytestmark = pytest.mark.core_independent
+
 BIN = pathlib.Path(sys.executable).parent
 
 

@@ -10,6 +10,8 @@ import shutil
 import pytest
 import yaml
 
+pytestmark = pytest.mark.core_independent
+
 
 @pytest.fixture(scope="module")
 def role_readmes(repo_root):

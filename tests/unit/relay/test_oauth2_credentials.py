@@ -17,7 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils import _oauth2 as oauth2
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
 
 def b64url_decode(text):

@@ -16,7 +16,7 @@ import pytest
 from ansible_collections.mailfleet.outlook.plugins.module_utils import _xoauth2_relay as relay
 from mailfleet_lab.config import APP_CLIENT_ID, APP_SECRET
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
 SCOPE = "https://outlook.office365.com/.default"
 
@@ -170,6 +170,27 @@ def test_token_endpoint_refusing_connections_defers(lab, tmp_path):
     lab.listener_down("token")
     pf = Postfix(make_cfg(lab, tmp_path))
     assert pf.greeting[0] == 421 and "Cannot reach the token endpoint" in pf.greeting[1], pf.greeting
+
+
+@pytest.mark.parametrize("memory", [0, 10])
+def test_a_temporary_token_failure_is_remembered_for_token_failure_memory(lab, tmp_path, memory):
+    lab.token_fault("unavailable")
+    now = [1000000.0]
+    cfg = make_cfg(lab, tmp_path, token_failure_memory=memory)
+    greetings = []
+    for step in (0, 5, 6):   # at 0 s, 5 s and 11 s after the first failure
+        now[0] += step
+        pf = Postfix(cfg, clock=lambda: now[0])
+        greetings.append(pf.greeting)
+        pf.close()
+    asked = lab.stats()["requests"]
+    assert all(code == 421 and "no OAuth2 token" in text for code, text in greetings), greetings
+    if memory:
+        assert asked == 2, "asked at 0 s and after the %d s memory (11 s), not at 5 s: %d" % (memory, asked)
+        assert "the same answer 5s ago" in greetings[1][1], greetings[1]
+    else:
+        assert asked == 3, "token_failure_memory 0 asks every time: %d" % asked
+        assert not any("the same answer" in text for dummy, text in greetings), greetings
 
 
 def test_submission_host_down_defers(lab, tmp_path):

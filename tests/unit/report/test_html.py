@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _fleet_report as fr
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _fleet_report_html as fh
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.core_independent]
 
 
 class Page(html.parser.HTMLParser):

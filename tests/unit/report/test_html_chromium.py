@@ -14,7 +14,7 @@ from mailfleet_testing.capabilities import require
 
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _fleet_report as fr
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.core_independent]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))

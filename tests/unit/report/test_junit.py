@@ -7,7 +7,7 @@ from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _fleet_re
 
 lxml_etree = pytest.importorskip("lxml.etree", reason="lxml (requirements/dev.txt) is needed to validate JUnit XML")
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.core_independent]
 
 XSD = os.path.join(os.path.dirname(__file__), "junit.xsd")
 

@@ -15,7 +15,7 @@ from mailfleet_testing.fleet_results import fleet
 
 lxml_etree = pytest.importorskip("lxml.etree", reason="lxml (requirements/dev.txt) reads the JUnit XML")
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
 GENERATED = "2026-12-01T06:00:00+00:00"
 TODAY = datetime.date(2026, 12, 1)

@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _fleet_report as fr
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.core_independent]
 
 
 def build(sample, **kw):

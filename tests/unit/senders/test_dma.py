@@ -7,7 +7,7 @@ import pytest
 from ansible_collections.mailfleet.outlook.plugins.module_utils._senders import _dma
 from mailfleet_testing.senders import CANARY, codes, only
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
 
 def test_parse_conf_and_auth():

@@ -7,7 +7,7 @@ import pytest
 from ansible_collections.mailfleet.outlook.plugins.module_utils._senders import _exim4
 from mailfleet_testing.senders import CANARY, codes, only
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
 UE4CC = """# /etc/exim4/update-exim4.conf.conf
 #

@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.mailfleet.outlook.plugins.module_utils._senders import _mentions
 from mailfleet_testing.senders import CANARY, codes, only
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
 
 def test_hosts_from_the_catalog_and_lookalikes():

@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.mailfleet.outlook.plugins.module_utils._senders import _msmtp
 from mailfleet_testing.senders import CANARY, codes, only
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
 CONFIGS = {
     "inherit": ("defaults\ntls on\ntls_trust_file /etc/ssl/certs/ca-certificates.crt\n\naccount base\nhost smtp.office365.com\n"

@@ -7,7 +7,7 @@ import pytest
 from ansible_collections.mailfleet.outlook.plugins.module_utils._senders import _nullmailer
 from mailfleet_testing.senders import CANARY, codes, only
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
 
 def test_parse_remotes_quoting_and_options():

@@ -7,7 +7,7 @@ import pytest
 from ansible_collections.mailfleet.outlook.plugins.module_utils._senders import _opensmtpd
 from mailfleet_testing.senders import CANARY, codes, only
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
 BASE = """#	$OpenBSD: smtpd.conf,v 1.10 2018/05/24 11:40:17 gilles Exp $
 table aliases file:/etc/aliases

@@ -8,7 +8,7 @@ import pytest
 from ansible_collections.mailfleet.outlook.plugins.module_utils._senders import _postfix
 from mailfleet_testing.senders import CANARY, codes, only
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
 
 def test_main_cf_logical_lines_comments_and_last_wins():

@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.mailfleet.outlook.plugins.module_utils._senders import _discover, _read
 from mailfleet_testing.senders import CANARY
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
 
 def _reason(result, path):

@@ -10,7 +10,7 @@ from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _fleet_re
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _senders_report as sr
 from mailfleet_testing.senders import CANARY, FakeRoot
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 sr.register()
 XSD = os.path.join(os.path.dirname(__file__), "..", "report", "junit.xsd")
 

@@ -5,6 +5,8 @@ import pytest
 from ansible_collections.mailfleet.outlook.plugins.module_utils._catalog import LAB_PORTS, PROFILE_NAMES
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import SettingsError, build_settings
 
+pytestmark = pytest.mark.core_independent
+
 SOURCE_465 = (
     'learn.microsoft.com "How to set up a multifunction device or application to send email using Microsoft 365": '
     "\"If your device recommends or defaults to port 465, it doesn't support SMTP AUTH client submission.\" "

@@ -1,9 +1,12 @@
 """Property test: whatever a user puts in the variables, the validator answers with settings or its own error."""
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._catalog import PROFILE_NAMES
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import OVERRIDE_KEYS, SettingsError, build_settings
+
+pytestmark = pytest.mark.core_independent
 
 anything = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2 ** 70), max_value=2 ** 70), st.floats(allow_nan=True),

@@ -12,7 +12,7 @@ import pytest
 from mailfleet_lab.core import ANSWERS
 from ansible_collections.mailfleet.outlook.plugins.module_utils import _diagnosis as d
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.core_independent]
 
 FACTS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared", "facts", "microsoft-mail.md")
 MODULE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "plugins", "modules", "smtp_check.py")

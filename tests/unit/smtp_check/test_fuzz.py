@@ -13,7 +13,7 @@ import smtpcheck_fakes as fakes
 from ansible_collections.mailfleet.outlook.plugins.module_utils import _diagnosis as diag
 from ansible_collections.mailfleet.outlook.plugins.module_utils import _smtp_probe as probe
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.core_independent]
 
 TIMEOUT = 0.8
 MARGIN = 0.5  # thread start-up and a loaded 2-core CI machine

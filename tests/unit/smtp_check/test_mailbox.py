@@ -8,7 +8,7 @@ import smtpcheck_fakes as fakes
 from ansible_collections.mailfleet.outlook.plugins.module_utils import _smtp_probe as probe
 from ansible_collections.mailfleet.outlook.plugins.module_utils._probe import mailbox
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
 CANARY_PASSWORD = 'Canary-Mbx-"q\\uo"te-9e1f'
 CANARY_TOKEN = "eyJ0eXAiOiJKV1QiLCJtYngiOiJjYW5hcnkifQ.mailbox-canary-token"

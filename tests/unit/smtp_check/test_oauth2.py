@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils import _oauth2 as oauth2
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
 SECRET = "Canary-Secret-0f9e8d7c"
 

@@ -12,7 +12,7 @@ import smtpcheck_fakes as fakes
 from mailfleet_testing import black_hole_port
 from ansible_collections.mailfleet.outlook.plugins.module_utils import _smtp_probe as probe
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
 CANARY_PASSWORD = "Canary-Pa55word-7f3e9d"
 CANARY_TOKEN = "eyJ0eXAiOiJKV1QiLCJjYW5hcnkiOiJ0b2tlbi0xYjJjM2Q0In0.canarytoken"

@@ -11,7 +11,7 @@ from mailfleet_testing import black_hole_port
 from ansible_collections.mailfleet.outlook.plugins.module_utils import _smtp_probe as probe
 from ansible_collections.mailfleet.outlook.plugins.module_utils._probe import proxy
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
 CANARY_PROXY_PASSWORD = "Canary-Proxy-Pw-5d2c8a"
 TIMEOUT = 2.0

@@ -12,8 +12,8 @@ for dir in roles playbooks; do
     [[ -d $dir ]] && [[ -n $(find "$dir" -name '*.yml' -o -name '*.yaml' | head -n 1) ]] && targets+=("$dir")
 done
 if ((${#targets[@]} == 0)); then
-    echo "lint: no roles/ or playbooks/ yet: nothing to lint"
-    exit 0
+    echo "lint: no roles/ or playbooks/ found: nothing to lint is a broken checkout, not a pass" >&2
+    exit 1
 fi
 echo "lint: ansible-lint --profile production ${targets[*]}"
 exec ansible-lint --profile production --offline --nocolor "${targets[@]}"

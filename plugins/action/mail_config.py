@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright (c) mailfleet engineers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Controller half of mailfleet.outlook.mail_config: validate, render, then one module call per host.
 
 Rendering uses the controller's Ansible templar (so templates have Ansible's filters and the host's

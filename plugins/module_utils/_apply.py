@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright (c) mailfleet engineers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Target-side engine of mailfleet.outlook.mail_config: apply a set of files as one unit.
 
 Standard library only (runs on the managed host).  The plan handed in by the action plugin is a list

@@ -244,12 +244,6 @@ CODES = {
     ),
 }
 
-# Codes that mean "the path is fine, the account or policy is not" (for reports).
-ACCOUNT_CODES = frozenset((
-    "auth_failed", "smtp_auth_disabled", "basic_auth_disabled", "security_defaults", "bad_credentials",
-    "policy_blocked", "send_as_denied", "not_authenticated", "relay_denied", "tenant_blocked",
-    "mailbox_login_refused", "mailbox_not_connected",
-))
 # Codes that mean "the proxy (the one hop out of this network) is the problem", for reports.
 PROXY_CODES = frozenset(code for code in CODES if code.startswith("proxy_"))
 
@@ -506,7 +500,3 @@ def classify_mailbox_reply(protocol, step, text):
     if row is not None:
         return row["code"], "%s %s" % (row["cause"], row["fix"])
     return _MAILBOX_FALLBACK.get(step, "protocol_error"), None
-
-
-def is_known_code(code):
-    return code in CODES

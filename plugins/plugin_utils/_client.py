@@ -20,10 +20,7 @@ __metaclass__ = type
 import re
 import uuid
 
-try:
-    from urllib.parse import quote
-except ImportError:  # pragma: no cover - Python 2 is not supported, keeps compile checks quiet
-    from urllib import quote
+from urllib.parse import quote  # controller side only: Python 3
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.proxy import DIRECT, parse_proxy
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import (

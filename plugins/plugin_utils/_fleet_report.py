@@ -56,8 +56,7 @@ DEFAULT_TITLE = "mailfleet fleet report"
 FORMATS = ("json", "junit", "html")
 FILE_NAMES = {"json": "report.json", "junit": "report.xml", "html": "report.html"}
 
-# Cell / host status vocabulary (also the CSS classes "st-<status>" of the HTML grid).
-CELL_STATUSES = ("ok", "warn", "fail", "optional_fail", "unreachable", "not_run", "na")
+# Host status vocabulary (the cells' statuses are the CSS classes "st-<status>" of the HTML grid).
 HOST_STATUSES = ("ok", "failing", "unreachable", "not_run")
 # A host's site when the inventory says nothing (see site_of()).
 NO_SITE = "ungrouped"

@@ -137,6 +137,10 @@ class LabHandle:
         self.stop()
         raise LabError("lab did not get ready within %.0fs: %s" % (timeout, self._stderr_tail(stderr_path)))
 
+    def stderr_tail(self):
+        """The end of the lab process's output (its log), to name why it stopped or did not start."""
+        return self._stderr_tail(os.path.join(self.state_dir, "stderr.log"))
+
     @staticmethod
     def _stderr_tail(path):
         try:

@@ -37,6 +37,14 @@ def _certificate(ctx):
     return bool(ctx["cfg"].get("client_certificate")) or "client_key" in ctx["secrets_given"]
 
 
+def _number(value, kind):
+    """``kind(value)`` (float or int), or None when ``value`` is not such a number."""
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _check(ctx):
     s, cfg, var = ctx["settings"], ctx["cfg"], ctx["var"]
     if s["auth_method"] != "oauth2" or cfg.get("mode") not in ("submission", "custom"):
@@ -57,18 +65,12 @@ def _check(ctx):
     if time_seconds(cfg.get("auth_failure_defer")) is None:
         errors.append(("auth_failure_defer", "%r is not a time such as 24h, 90m or 3600" % (cfg.get("auth_failure_defer"),),
                        "give how long mail waits while Microsoft refuses the credentials, e.g. 24h"))
-    try:
-        timeout_ok = 0 < float(cfg.get("token_timeout")) <= 300
-    except (TypeError, ValueError):
-        timeout_ok = False
-    if not timeout_ok:
+    timeout = _number(cfg.get("token_timeout"), float)
+    if timeout is None or not 0 < timeout <= 300:
         errors.append(("token_timeout", "%r is not a number of seconds between 1 and 300" % (cfg.get("token_timeout"),),
                        "give the seconds a token request may take, e.g. 20"))
-    try:
-        memory_ok = 0 <= int(str(cfg.get("token_failure_memory"))) <= 300
-    except (TypeError, ValueError):
-        memory_ok = False
-    if not memory_ok:
+    memory = _number(str(cfg.get("token_failure_memory")), int)
+    if memory is None or not 0 <= memory <= 300:
         errors.append(("token_failure_memory", "%r is not a whole number of seconds between 0 and 300"
                        % (cfg.get("token_failure_memory"),),
                        "give the seconds a failed token request is not repeated, e.g. 10 (0: ask every time)"))

@@ -78,8 +78,7 @@ def setup(request, run_playbook_module, rh_module):
 @pytest.fixture
 def lab(setup):
     lab = setup["lab"]
-    assert lab.running(), "the module's lab is down (a restart failed?): %s" % lab._stderr_tail(
-        os.path.join(lab.state_dir, "stderr.log"))
+    assert lab.running(), "the module's lab is down (a restart failed?): %s" % lab.stderr_tail()
     lab.patch_config({"token": {"fault": None}, "refuse_subjects": None, "apps": {APP_CLIENT_ID: {"secret": SECRET}},
                       "rate_limit": {"messages": 30, "window_seconds": 60}})
     lab.listener_up("token")

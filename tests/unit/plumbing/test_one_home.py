@@ -23,7 +23,7 @@ COPYRIGHT = "# Copyright (c) mailfleet engineers"
 LICENCE = "# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)"
 
 
-def _module_doc_and_spec(path):
+def _module_documentation(path):
     tree = ast.parse(path.read_text(encoding="utf-8"))
     doc = next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
                and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["DOCUMENTATION"])
@@ -32,7 +32,7 @@ def _module_doc_and_spec(path):
 
 def test_the_report_title_has_one_definition():
     title = _fleet_report.DEFAULT_TITLE
-    doc = _module_doc_and_spec(REPO / "plugins" / "modules" / "fleet_report.py")
+    doc = _module_documentation(REPO / "plugins" / "modules" / "fleet_report.py")
     assert doc["options"]["title"]["default"] == title
     module_source = (REPO / "plugins" / "modules" / "fleet_report.py").read_text(encoding="utf-8")
     assert 'title=dict(type="str", default="%s")' % title in module_source

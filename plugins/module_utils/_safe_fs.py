@@ -30,56 +30,33 @@ process, still only through descriptors: files are created with ``O_CREAT | O_EX
 modes and owners are set with ``fchmod``/``fchown`` on the opened file, renames are ``renameat`` inside
 the opened directory, and a rename that did not move our own file (someone swapped it) is a refusal.
 
-Refusals are ``Refused(path, problem)``; the caller decides whether a refusal fails the task or leaves
-that user's files alone.
+Refusals are ``Refused(path, problem)`` (``_refusal``); the caller decides whether a refusal fails the task or
+leaves that user's files alone.
+
+This module is the walk (``locate``, ``descend``, ``open_existing``, ``read_below``); the child processes that act as
+a user are ``_as_user``; the operations on a reached place (look, write, back up, chmod/chown, remove) are
+``_safe_fs_ops``.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
-import binascii
 import errno
 import grp
-import json
 import os
 import pwd
-import select
-import signal
 import stat
-import time
 
 _PATH_FLAG = getattr(os, "O_PATH", os.O_RDONLY)
 DIR_FLAGS = _PATH_FLAG | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
 MAX_LINKS = 40
-CHILD_TIMEOUT = 120
 USER_FILE_LIMIT = 16 << 20  # a file in a user's directory larger than this is not one we wrote: not read
 
-
-class Refused(Exception):
-    """A path that must be left alone: ``path`` (absolute) ``problem`` (e.g. "is a symbolic link")."""
-
-    def __init__(self, path, problem):
-        super(Refused, self).__init__("%s %s" % (path, problem))
-        self.path = path
-        self.problem = problem
-
-    def describe(self, home=None):
-        """'left alone: ~/.config is a symbolic link' (paths under ``home`` shown with ``~``)."""
-        return "left alone: %s %s" % (tilde(self.path, home), self.problem)
-
-
-def tilde(path, home):
-    if path and home and home != "/":
-        home = home.rstrip("/")
-        if path == home:
-            return "~"
-        if path.startswith(home + "/"):
-            return "~" + path[len(home):]
-    return path
+from ansible_collections.mailfleet.outlook.plugins.module_utils._as_user import run_each
+from ansible_collections.mailfleet.outlook.plugins.module_utils._refusal import Refused
 
 
 def _join(base, name):
@@ -264,189 +241,6 @@ def open_dir(dir_fd, name, path):
 
 
 # ------------------------------------------------------------------------------------------------
-# Acting as the user who controls a directory
-
-_LIBC = []
-
-
-def _libc():
-    """libc through ctypes, loaded once in the parent (importing ctypes in each child costs ~10 ms)."""
-    if not _LIBC:
-        try:
-            import ctypes  # pylint: disable=import-outside-toplevel
-            _LIBC.append(ctypes.CDLL(None, use_errno=True))
-        except Exception:  # pragma: no cover - no ctypes: setresuid already reset dumpable to fs.suid_dumpable
-            _LIBC.append(None)
-    return _LIBC[0]
-
-
-def _not_dumpable():
-    """Keep the user away from the child's memory (ptrace, /proc/PID/mem) whatever fs.suid_dumpable says."""
-    libc = _libc()
-    if libc is not None:
-        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
-
-
-def become(identity):
-    """Drop this process to ``identity`` for good (supplementary groups, gid, uid: real, effective, saved)."""
-    os.setgroups(identity.groups)
-    os.setresgid(identity.gid, identity.gid, identity.gid)
-    os.setresuid(identity.uid, identity.uid, identity.uid)
-    if os.getresuid() != (identity.uid,) * 3 or os.getresgid() != (identity.gid,) * 3:
-        raise OSError(errno.EPERM, "could not become %s" % identity.name)
-    _not_dumpable()
-
-
-def _encode(value):
-    if isinstance(value, bytes):
-        return {"__bytes__": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, dict):
-        return dict((k, _encode(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_encode(v) for v in value]
-    return value
-
-
-def _decode(value):
-    if isinstance(value, dict):
-        if set(value) == set(["__bytes__"]):
-            return base64.b64decode(value["__bytes__"])
-        return dict((k, _decode(v)) for k, v in value.items())
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    return value
-
-
-def _call(func, args, kwargs):
-    """One call's outcome: ("ok", value), ("refused", Refused) or ("oserror", OSError)."""
-    try:
-        return ("ok", func(*args, **kwargs))
-    except Refused as e:
-        return ("refused", e)
-    except OSError as e:
-        return ("oserror", e)
-
-
-def _outcome_to_json(outcome):
-    kind, value = outcome
-    if kind == "refused":
-        return {"refused": [value.path, value.problem]}
-    if kind == "oserror":
-        return {"oserror": [value.errno, value.strerror, value.filename]}
-    return {kind: value}
-
-
-def _outcome_from_json(data):
-    if "refused" in data:
-        return ("refused", Refused(*data["refused"]))
-    if "oserror" in data:
-        return ("oserror", OSError(*data["oserror"]))
-    kind = "ok" if "ok" in data else "skipped"
-    return (kind, data.get(kind))
-
-
-def run_each(owner, calls, stop_at_failure=False):
-    """Run ``calls`` (``(func, args, kwargs)`` tuples) one after the other, in one child process that has
-    become ``owner`` (or here, when ``owner`` is None or this process is not root: it has nothing to drop),
-    and return one outcome per call: ``("ok", value)``, ``("refused", Refused)``, ``("oserror", OSError)``,
-    or ``("skipped", None)`` for calls after a failure when ``stop_at_failure``.
-
-    Inside a user's directory every error is that user's doing (they changed the directory meanwhile, their
-    quota is full, they stopped the child...): it comes back as a refusal for that user, never as a failure
-    that would stop the others."""
-    def body():
-        out = []
-        failed = False
-        for func, args, kwargs in calls:
-            if failed:
-                out.append(("skipped", None))
-                continue
-            outcome = _call(func, args, kwargs)
-            failed = stop_at_failure and outcome[0] != "ok"
-            out.append(outcome)
-        return out
-
-    if owner is None or os.geteuid() != 0:
-        return body()
-    try:
-        outcomes = [_outcome_from_json(d) for d in run_as(owner, lambda: [_outcome_to_json(o) for o in body()])]
-    except (Refused, OSError) as e:
-        refusal = e if isinstance(e, Refused) else Refused(owner.home or "/", "(working as %s): %s" % (owner.name, e))
-        return [("refused", refusal)] + [("skipped", None)] * (len(calls) - 1) if stop_at_failure else \
-            [("refused", refusal)] * len(calls)
-    out = []
-    for (_func, args, _kwargs), (kind, value) in zip(calls, outcomes):
-        if kind == "oserror":
-            where = getattr(args[0], "dest", None) if args else None
-            kind, value = "refused", Refused(where or owner.home or "/", "could not be handled as %s: %s"
-                                             % (owner.name, value.strerror or value))
-        out.append((kind, value))
-    return out
-
-
-def run_as(identity, func, *args, **kwargs):
-    """Run ``func(*args, **kwargs)`` in a child process that has become ``identity``; return its result.
-
-    The result travels back as JSON (bytes as base64).  ``Refused`` and ``OSError`` raised in the child are
-    raised again here; a child that does not answer within CHILD_TIMEOUT seconds (the user can stop it:
-    it runs as them) is killed and reported as a refusal.
-    """
-    _libc()
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child (its coverage is not collected)
-        status = 0
-        try:
-            os.close(rfd)
-            try:
-                become(identity)
-                out = _outcome_to_json(_call(func, args, kwargs))
-            except Exception as e:  # pylint: disable=broad-except
-                out = {"error": "%s: %s" % (type(e).__name__, e)}
-            data = json.dumps(_encode(out)).encode("utf-8")
-            while data:
-                data = data[os.write(wfd, data):]
-        except BaseException:  # pylint: disable=broad-except
-            status = 1
-        finally:
-            os._exit(status)
-    os.close(wfd)
-    chunks = []
-    deadline = time.time() + CHILD_TIMEOUT
-    try:
-        while True:
-            left = deadline - time.time()
-            if left <= 0:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                pid = None
-                raise Refused(identity.home or "/", "(working as %s) did not finish within %d s"
-                              % (identity.name, CHILD_TIMEOUT))
-            ready, _w, _x = select.select([rfd], [], [], left)
-            if not ready:
-                continue
-            data = os.read(rfd, 1 << 20)
-            if not data:
-                break
-            chunks.append(data)
-    finally:
-        os.close(rfd)
-    _pid, status = os.waitpid(pid, 0)
-    try:
-        out = _decode(json.loads(b"".join(chunks).decode("utf-8")))
-    except ValueError:
-        out = None
-    if not isinstance(out, dict) or status != 0:
-        raise Refused(identity.home or "/", "(working as %s) was interrupted (wait status %d)" % (identity.name, status))
-    if "error" in out:
-        raise RuntimeError("working as %s: %s" % (identity.name, out["error"]))
-    kind, value = _outcome_from_json(out)
-    if kind == "ok":
-        return value
-    raise value
-
-
-# ------------------------------------------------------------------------------------------------
 # Operations on a Place (run as its owner by Place.run)
 
 def _allowed_uids(place):
@@ -597,187 +391,3 @@ def read_below(place, rel, limit=None):
             os.close(fd)
     finally:
         os.close(dfd)
-
-
-def _stat_dict(st):
-    return {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
-
-
-def op_look(place, read=True):
-    """What is at the place: {"exists", "content", "mode", "uid", "gid", "missing", "writable"}."""
-    dfd, dpath, missing = descend(place, place.rest[:-1])
-    try:
-        writable = os.access(".", os.W_OK | os.X_OK, dir_fd=dfd, effective_ids=os.access in os.supports_effective_ids)
-        if missing:
-            return {"exists": False, "missing": missing, "writable": writable, "dir": dpath}
-        fd, st = open_existing(place, dfd, dpath, place.rest[-1], dir_is_trusted(os.fstat(dfd)))
-        if fd is None:
-            return {"exists": False, "missing": None, "writable": writable, "dir": dpath}
-        try:
-            out = {"exists": True, "writable": writable, "dir": dpath}
-            out.update(_stat_dict(st))
-            if read:
-                out["content"] = _read_all(fd)
-            return out
-        finally:
-            os.close(fd)
-    finally:
-        os.close(dfd)
-
-
-def _random():
-    return binascii.hexlify(os.urandom(8)).decode("ascii")
-
-
-def _chown(place, fd, uid, gid):
-    """fchown on an opened file; inside a user's directory only to what that user may set."""
-    if uid is None and gid is None:
-        return
-    os.fchown(fd, -1 if uid is None else uid, -1 if gid is None else gid)
-
-
-def _backup(place, dfd, dpath, name, trusted):
-    """Copy the current file to '<name>.<stamp>.<random>~' in the same directory: created 0600 (or the
-    file's mode if stricter) with O_EXCL | O_NOFOLLOW, never through a link; owner and times kept."""
-    ofd, ost = open_existing(place, dfd, dpath, name, trusted)
-    if ofd is None:
-        return None
-    try:
-        mode = stat.S_IMODE(ost.st_mode) & 0o600
-        bname = "%s.%s.%s~" % (name, time.strftime("%Y-%m-%d@%H:%M:%S"), _random())
-        bfd = os.open(bname, CREATE_FLAGS, mode, dir_fd=dfd)
-        try:
-            os.fchmod(bfd, mode)
-            data = _read_all(ofd)
-            while data:
-                data = data[os.write(bfd, data):]
-            os.fsync(bfd)
-            try:
-                _chown(place, bfd, ost.st_uid, ost.st_gid)
-            except OSError as e:
-                if e.errno != errno.EPERM:
-                    raise
-            os.utime(bfd, ns=(ost.st_atime_ns, ost.st_mtime_ns))
-        finally:
-            os.close(bfd)
-        return _join(dpath, bname)
-    finally:
-        os.close(ofd)
-
-
-def op_write(place, data, mode, uid=None, gid=None, dir_mode=0o755, backup=False):
-    """Write ``data`` atomically: temporary file (O_EXCL, 0600), fchown/fchmod on it, renameat over the
-    name, then check that the name now holds our file.  Returns {"created": [...], "backup": path}."""
-    created = []
-    dfd, dpath, _missing = descend(place, place.rest[:-1], create=True, dir_mode=dir_mode, created=created)
-    name = place.rest[-1]
-    result = {"created": created, "backup": None}
-    try:
-        trusted = dir_is_trusted(os.fstat(dfd))
-        if backup:
-            result["backup"] = _backup(place, dfd, dpath, name, trusted)
-        tmp = ".%s.%s.mailfleet" % (name, _random())
-        try:
-            fd = os.open(tmp, CREATE_FLAGS, 0o600, dir_fd=dfd)
-        except OSError as e:
-            if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-                raise Refused(dpath, "is not writable%s: %s" % (_by(place), e.strerror))
-            raise
-        try:
-            try:
-                os.fchmod(fd, 0o600)
-                rest = data
-                while rest:
-                    rest = rest[os.write(fd, rest):]
-                os.fsync(fd)
-                _chown(place, fd, uid, gid)
-                os.fchmod(fd, mode)
-                ours = os.fstat(fd)
-            finally:
-                os.close(fd)
-            try:
-                os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-            except OSError as e:
-                if e.errno == errno.ENOENT:  # someone moved our temporary file away
-                    raise Refused(_join(dpath, name), "was replaced while it was being written")
-                raise
-            tmp = None
-        finally:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp, dir_fd=dfd)
-                except OSError:
-                    pass
-        try:
-            now = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-        except OSError:
-            now = None
-        if now is None or (now.st_dev, now.st_ino) != (ours.st_dev, ours.st_ino):
-            raise Refused(_join(dpath, name), "was replaced while it was being written")
-        return result
-    finally:
-        os.close(dfd)
-
-
-def op_chattr(place, mode, uid=None, gid=None):
-    """Set mode/owner of the existing file through its opened descriptor (never by path)."""
-    dfd, dpath, missing = descend(place, place.rest[:-1])
-    try:
-        if missing:
-            raise Refused(missing, "disappeared")
-        fd, _st = open_existing(place, dfd, dpath, place.rest[-1], dir_is_trusted(os.fstat(dfd)))
-        if fd is None:
-            raise Refused(_join(dpath, place.rest[-1]), "disappeared")
-        try:
-            _chown(place, fd, uid, gid)
-            os.fchmod(fd, mode)
-        finally:
-            os.close(fd)
-    finally:
-        os.close(dfd)
-
-
-def op_remove(place):
-    """unlinkat the name (a link or file is removed itself, never what it points to); False when missing."""
-    dfd, _dpath, missing = descend(place, place.rest[:-1])
-    try:
-        if missing:
-            return False
-        os.unlink(place.rest[-1], dir_fd=dfd)
-        return True
-    except OSError as e:
-        if e.errno == errno.ENOENT:
-            return False
-        raise
-    finally:
-        os.close(dfd)
-
-
-def op_exists(place):
-    dfd, _dpath, missing = descend(place, place.rest[:-1])
-    try:
-        if missing:
-            return False
-        os.stat(place.rest[-1], dir_fd=dfd, follow_symlinks=False)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(dfd)
-
-
-def op_remove_dirs(place, created):
-    """Remove the (empty) directories ``op_write`` created, deepest first; best effort."""
-    for comps in sorted(created, key=len, reverse=True):
-        try:
-            dfd, _dpath, missing = descend(place, comps[:-1])
-        except (OSError, Refused):
-            continue
-        try:
-            if not missing:
-                os.rmdir(comps[-1], dir_fd=dfd)
-        except OSError:
-            pass
-        finally:
-            os.close(dfd)
-    return True

@@ -45,7 +45,7 @@ def image_root(tmp_path):
 
 def postfix_check(root):
     """`postfix -c <root>/etc/postfix check` with stderr on a terminal (Postfix prints errors only there)."""
-    from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import run_with_tty
+    from ansible_collections.mailfleet.outlook.plugins.module_utils._apply_programs import run_with_tty
     return run_with_tty(["postfix", "-c", str(root / "etc/postfix"), "check"], timeout=60)
 
 

@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import ApplyError, apply_plan, redact
+from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import ApplyError, apply_plan
+from ansible_collections.mailfleet.outlook.plugins.module_utils._apply_files import redact
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.core_independent]
 
@@ -240,7 +241,7 @@ def test_tty_validator_reports_what_a_program_prints_only_to_a_terminal(tmp_path
 
 def no_postmap(name):
     """A host where every program but postmap and postfix is installed."""
-    from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import find_program
+    from ansible_collections.mailfleet.outlook.plugins.module_utils._apply_programs import find_program
     return None if name in ("postmap", "postfix") else find_program(name)
 
 
@@ -310,7 +311,7 @@ def test_programs_run_by_their_located_path_and_are_shown_by_name(tmp_path):
 
 
 def test_find_program_looks_in_the_sbin_directories_too(tmp_path):
-    from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import find_program
+    from ansible_collections.mailfleet.outlook.plugins.module_utils._apply_programs import find_program
     tool = tmp_path / "tool"
     tool.write_text("#!/bin/sh\n")
     assert find_program("tool", search_path=str(tmp_path)) is None  # not executable

@@ -15,10 +15,12 @@ import subprocess
 
 import pytest
 
-from ansible_collections.mailfleet.outlook.plugins.module_utils import _safe_fs
 from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import ApplyError, apply_plan
-from ansible_collections.mailfleet.outlook.plugins.module_utils._safe_fs import (
-    Identity, Refused, locate, op_look, run_as)
+from ansible_collections.mailfleet.outlook.plugins.module_utils import _as_user
+from ansible_collections.mailfleet.outlook.plugins.module_utils._as_user import run_as
+from ansible_collections.mailfleet.outlook.plugins.module_utils._refusal import Refused
+from ansible_collections.mailfleet.outlook.plugins.module_utils._safe_fs import Identity, locate
+from ansible_collections.mailfleet.outlook.plugins.module_utils._safe_fs_ops import op_look
 from mailfleet_testing.local_users import scratch_dir
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent,
@@ -248,7 +250,7 @@ def test_child_has_the_users_powers_only(home, target, users):
 
 
 def test_child_that_does_not_answer_is_a_refusal(home, users, monkeypatch):
-    monkeypatch.setattr(_safe_fs, "CHILD_TIMEOUT", 1)
+    monkeypatch.setattr(_as_user, "CHILD_TIMEOUT", 1)
     ident = Identity(users[0].pw_uid, users[0].pw_gid)
     with pytest.raises(Refused) as e:
         run_as(ident, lambda: os.kill(os.getpid(), signal.SIGSTOP))  # stopped, as the user can do to it

@@ -142,8 +142,7 @@ def _apply_entries(entries, run_command, root, check_mode, backup, validate, ser
         argv = v["argv"] if isinstance(v, dict) else v
         validators.append((tty, [expand_dest(a, "", root) for a in argv]))
     wanted_services = [svc for svc in (services or []) if run_services] if live else []
-    located, missing = locate_programs(post_needed, validators if live else [], wanted_services,
-                                        programs, which)
+    located, missing = locate_programs(post_needed, validators if live else [], wanted_services, programs, which)
     if missing and live and (changed or post_needed) and not check_mode:
         raise ApplyError(missing_message(missing, programs))
     result = {

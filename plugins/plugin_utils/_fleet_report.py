@@ -46,10 +46,8 @@ import json
 import os
 import re
 import tempfile
-from xml.etree import ElementTree as ET
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._catalog import BASIC_AUTH_RETIREMENT
-from ansible_collections.mailfleet.outlook.plugins.plugin_utils._quote import xml_scrub
 
 SCHEMA = "mailfleet.outlook/fleet-report/v1"
 DEFAULT_TITLE = "mailfleet fleet report"
@@ -517,114 +515,13 @@ def render_json(report):
     return '%s,"hosts":[\n%s\n]}\n' % (text[:-1], hosts) if head else '{"hosts":[\n%s\n]}\n' % hosts
 
 
-# --------------------------------------------------------------------------------------------- JUnit
-
-def xml_value(value):
-    """Every attribute and text of report.xml goes through here (one place for XML value rules)."""
-    return "" if value is None else str(value)
-
-
-def _seconds(ms):
-    try:
-        return "%.3f" % (float(ms) / 1000.0)
-    except (TypeError, ValueError):
-        return "0.000"
-
-
-def _element(parent, tag, text=None, **attrs):
-    el = ET.SubElement(parent, tag, dict((k, xml_value(v)) for k, v in attrs.items()))
-    if text is not None:
-        el.text = xml_value(text)
-    return el
-
+# --------------------------------------------------------------------------------------------- JUnit, HTML, files
 
 def render_junit(report):
-    """JUnit XML as CI systems read it: testsuites > testsuite > testcase > failure|error (message, type).
+    """report.xml (see _fleet_report_junit; imported here lazily, as the HTML page, so that this module imports on its own)."""
+    from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report_junit import render_junit as render
+    return render(report)
 
-    One test case per host x endpoint. A failing endpoint is a <failure>; a host Ansible could not reach,
-    or that never ran the probe, is an <error> (the check could not be made). A failing endpoint that the
-    host does not need is reported as passed with the diagnosis in <system-out>.
-    """
-    s = report["summary"]
-    root = ET.Element("testsuites", name=xml_value(report["title"]))
-    suite = _element(root, "testsuite", name="mailfleet.outlook.reachability", timestamp=report["generated"][:19],
-                     hostname="controller")
-    props = _element(suite, "properties")
-    _element(props, "property", name="summary", value=summary_line(report))
-    _element(props, "property", name="basic_auth_deadline", value=s["basic_auth_deadline"])
-    if report.get("trend"):
-        _element(props, "property", name="trend", value=trend_line(report))
-        for key, n in report["trend"]["counts"].items():
-            _element(props, "property", name="trend_" + key, value=n)
-    tests = failures = errors = 0
-    total = 0.0
-    for row in report["hosts"]:
-        classname = "reachability.%s" % row["host"]
-        for c in row["endpoints"]:
-            tests += 1
-            t = (c.get("timings_ms") or {}).get("total", 0) or 0
-            try:
-                total += float(t) / 1000.0
-            except (TypeError, ValueError):
-                pass
-            target = ""
-            if c.get("host"):
-                target = " (%s:%s %s)" % (c.get("host"), c.get("port"), c.get("security"))
-            case = _element(suite, "testcase", classname=classname, name="%s%s" % (c.get("name"), target),
-                            time=_seconds(t))
-            status = c["status"]
-            if status in ("ok", "na"):
-                continue
-            d = c["diagnosis"]
-            detail = "host: %s\nendpoint: %s%s\ndiagnosis: %s\nmessage: %s\nhint: %s\nfailed stage: %s\n" % (
-                row["host"], c.get("name"), target, d["code"], d["message"], d["hint"], c.get("failed_stage"))
-            if status == "fail":
-                failures += 1
-                _element(case, "failure", detail, message="%s: %s Hint: %s" % (d["code"], d["message"], d["hint"]),
-                         type=d["code"])
-            elif status in ("unreachable", "not_run"):
-                errors += 1
-                _element(case, "error", detail, message="%s: %s" % (d["code"], d["message"]), type=d["code"])
-            elif status in ("warn", "optional_fail"):
-                _element(case, "system-out", detail + "".join("warning: %s\n" % w for w in c.get("warnings") or []))
-    for el in (suite, root):
-        el.set("tests", str(tests))
-        el.set("failures", str(failures))
-        el.set("errors", str(errors))
-        el.set("time", "%.3f" % total)
-    suite.set("skipped", "0")
-    # configuration drift: a second suite, one case per host that was checked
-    drift_rows = [r for r in report["hosts"] if (r.get("drift") or {}).get("checked")]
-    if drift_rows:
-        ds = _element(root, "testsuite", name="mailfleet.outlook.drift", timestamp=report["generated"][:19],
-                      hostname="controller", tests=len(drift_rows), errors=0, skipped=0, time="0.000")
-        nfail = 0
-        for r in drift_rows:
-            case = _element(ds, "testcase", classname="drift.%s" % r["host"], name="configuration matches", time="0.000")
-            if r["drift"].get("changed"):
-                nfail += 1
-                files = ", ".join(r["drift"].get("files") or []) or "see check-mode diff"
-                _element(case, "failure", r["drift"].get("msg") or "", message="configuration drift: %s" % files,
-                         type="drift")
-        ds.set("failures", str(nfail))
-        root.set("tests", str(tests + len(drift_rows)))
-        root.set("failures", str(failures + nfail))
-    for hook in JUNIT_HOOKS:
-        hook(root, report)
-    # one element per line: readable, and much cheaper than ElementTree.indent at thousands of cases; server text
-    # is hostile: every character XML 1.0 forbids (U+FFFE, lone surrogates, C0 controls) in a text or attribute
-    # becomes U+FFFD, so report.xml always parses (ElementTree would write them as they are)
-    for el in root.iter():
-        el.text = xml_scrub(el.text)
-        for key, value in el.attrib.items():
-            el.set(key, xml_scrub(value))
-        if len(el):
-            el.text = (el.text or "") + "\n"
-        el.tail = "\n"
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
-
-
-# --------------------------------------------------------------------------------------------- HTML, files
 
 def render_html(report):
     """The HTML page (see _fleet_report_html; imported here lazily so this module imports on its own)."""

@@ -19,7 +19,7 @@ Basic-auth exposure counts every sender and mention that logs in to Microsoft (o
 password, managed by this collection or not: the hosts, and the files that say so (host:file:line).
 
 Every value comes from a host's files: hostile data. HTML escapes it (``_e``), JUnit goes through the report's
-``xml_value`` (control characters replaced), text lines get ``_one_line``.
+``xml_value`` of ``_fleet_report_junit`` (control characters replaced), text lines get ``_one_line``.
 
 Controller side only; pure functions over plain data.
 """
@@ -33,6 +33,7 @@ import re
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._senders._verdict import VERDICTS, VERDICT_TITLES
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _fleet_report as fr
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _fleet_report_junit as fr_junit
 
 FAILING_VERDICTS = ("wrong", "stops", "blocked", "unsafe")
 # Verdict groups the HTML shows open; the others are folded.
@@ -216,7 +217,7 @@ def junit_hook(root, report):
     section = report.get("senders")
     if not section or not section["hosts_scanned"]:
         return
-    el = fr._element
+    el = fr_junit.element
     suite = el(root, "testsuite", name="mailfleet.outlook.senders", timestamp=report["generated"][:19],
                hostname="controller", errors=0, skipped=0, time="0.000")
     props = el(suite, "properties")

@@ -18,12 +18,26 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import html
 import json
 import math
 import re
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._diagnosis import CODES, STAGES
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report_html_assets import CSS, JS
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report_html_parts import (
+    PROBLEM_STATUSES,
+    Page,
+    esc,
+    filter_button,
+    fold_line,
+    hosts_list,
+    message_shape,
+    ms_text,
+    num,
+    pct,
+    stage_keys,
+    variants,
+)
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report import (
     HOST_STATUSES,
     host_sort_key,
@@ -35,277 +49,7 @@ from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report im
 # endpoint has them. Append to add one. (The proxy is shown as "through: <proxy or direct>" for every probed cell.)
 EXTRA_CELL_FIELDS = []
 
-# Host lists inside a folded line: names beyond this many are left to the grid's search (the line says so).
-HOST_LIST_LIMIT = 2000
 SLOWEST = 10
-
-_CSS = """
-:root{--ok:#1e8e3e;--warn:#c98a00;--fail:#c5221f;--opt:#e8710a;--unr:#5f6368;--norun:#9aa0a6;--na:#f1f3f4}
-body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#202124}
-h1{font-size:1.4em;margin:0 0 .3em} h2{font-size:1.1em;margin:1.4em 0 .4em}
-.summary{font-size:1.05em;padding:.6em .8em;background:#f8f9fa;border-left:4px solid var(--unr)}
-.summary.all-ok{border-color:var(--ok)} .summary.has-fail{border-color:var(--fail)}
-table{border-collapse:collapse;margin:.3em 0} th,td{border:1px solid #dadce0;padding:.3em .6em;text-align:left;vertical-align:top}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
-.st-ok{background:var(--ok)} .st-warn{background:var(--warn)} .st-fail,.st-failing{background:var(--fail)}
-.st-optional_fail{background:var(--opt)} .st-unreachable{background:var(--unr)} .st-not_run{background:var(--norun)}
-svg .st-ok{fill:var(--ok)} svg .st-failing{fill:var(--fail)} svg .st-unreachable{fill:var(--unr)} svg .st-not_run{fill:var(--norun)}
-.badge{display:inline-block;padding:0 .4em;border-radius:3px;color:#fff;font-size:.85em;margin-left:.4em}
-.badge.h-ok{background:var(--ok)} .badge.h-failing{background:var(--fail)} .badge.h-unreachable{background:var(--unr)}
-.badge.h-not_run{background:var(--norun)}
-.legend span{display:inline-block;padding:0 .5em;margin-right:.3em;color:#fff}
-.mini{display:inline-flex;width:12em;height:10px;background:#f1f3f4;vertical-align:middle} .mini span{display:block;height:100%}
-.hbar{display:inline-block;height:10px;background:var(--fail);vertical-align:middle}
-details{margin:.25em 0} details>summary{cursor:pointer} details.group{border-left:3px solid #dadce0;padding-left:.6em}
-details.group[open]{border-color:var(--fail)} .fold{margin:.3em 0 .3em 1em} .count{font-weight:600}
-p.hosts{font-family:ui-monospace,monospace;font-size:.85em;margin:.2em 0 .2em 1em;word-break:break-word}
-.js-only{display:none} html.js .js-only{display:block} html.js button.js-only{display:inline-block}
-.controls{margin:.4em 0} .controls input,.controls select{font:inherit;margin-right:.4em} #q{width:22em}
-#grid-wrap{max-height:70vh;overflow:auto;border:1px solid #dadce0} #grid{margin:0}
-#grid th,#grid td{height:1.5em;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:16em;padding:.15em .5em}
-#grid thead th{position:sticky;top:0;background:#fff;z-index:1} #grid tr.spacer td{border:0;padding:0}
-#grid td.cell{min-width:9em;cursor:pointer;color:#fff;font-weight:600} #grid td.selected{outline:3px solid #1a73e8}
-#grid td.st-na{background:var(--na);color:#5f6368;cursor:default;font-weight:400}
-#detail{white-space:pre-wrap;font-family:ui-monospace,monospace;background:#f8f9fa;padding:.6em;border:1px solid #dadce0;min-height:2em}
-.bars .row{display:flex;align-items:center;margin:2px 0} .bars .label{width:22em;font-family:ui-monospace,monospace;font-size:.85em}
-.bar{display:flex;height:14px;background:#f1f3f4;width:40em} .bar span{display:block;height:100%}
-.seg-dns{background:#8ab4f8}.seg-connect{background:#1a73e8}.seg-banner{background:#a142f4}.seg-ehlo{background:#f439a0}
-.seg-starttls{background:#fa7b17}.seg-tls{background:#fbbc04}.seg-auth{background:#34a853}.seg-send{background:#24c1e0}
-.seg-proxy{background:#795548}.seg-mailbox{background:#0d652d}
-.seg-other{background:#9aa0a6} .ms{margin-left:.5em;font-size:.85em;color:#5f6368}
-.days-low{color:var(--fail);font-weight:600} .hint{color:#3c4043} code{font-size:.95em}
-"""
-
-# The grid: rows materialised for the visible window only (plus a margin), from the embedded data.
-_JS = r"""
-(function(){
-  document.documentElement.classList.add('js');
-  var D = JSON.parse(document.getElementById('report-data').textContent);
-  var S = D.s, cols = D.cols, H = D.h, STAGES = D.stages;
-  var wrap = document.getElementById('grid-wrap'), body = document.getElementById('grid-body');
-  var detail = document.getElementById('detail'), count = document.getElementById('grid-count');
-  var q = document.getElementById('q'), fStatus = document.getElementById('f-status');
-  var fSite = document.getElementById('f-site'), fCode = document.getElementById('f-code');
-  function esc(t){ return String(t).replace(/[&<>"']/g, function(c){
-    return {'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]; }); }
-  var total = 0, shown = [], rowH = 0, sel = null;
-  for (var i = 0; i < H.length; i++) { total += H[i][5].length; }
-  function matches(h){
-    if (fStatus.value && S[h[1]] !== fStatus.value && !(fStatus.value === 'problem' && S[h[1]] !== 'ok')) return false;
-    if (fSite.value && S[h[2]] !== fSite.value) return false;
-    var cells = h[5], k;
-    if (fCode.value) { for (k = 0; k < cells.length; k++) { if (S[cells[k][2]] === fCode.value) break; }
-                       if (k === cells.length) return false; }
-    var t = q.value.trim().toLowerCase();
-    if (!t) return true;
-    if (h[0].toLowerCase().indexOf(t) >= 0 || S[h[2]].toLowerCase() === t) return true;
-    for (k = 0; k < cells.length; k++) { if (S[cells[k][2]].toLowerCase() === t) return true; }
-    return false;
-  }
-  function filter(){
-    shown = [];
-    for (var i = 0; i < H.length; i++) { if (matches(H[i])) shown.push(i); }
-    count.textContent = shown.length + ' of ' + H.length + ' hosts';
-    body.setAttribute('data-rows', String(shown.length));
-    wrap.scrollTop = 0; draw();
-  }
-  function rowHtml(i){
-    var h = H[i], st = S[h[1]], by = {}, out, c, k;
-    for (k = 0; k < h[5].length; k++) { by[h[5][k][0]] = h[5][k]; }
-    out = '<tr data-host="' + esc(h[0]) + '" data-status="' + esc(st) + '"><th>' + esc(h[0]) +
-          '<span class="badge h-' + esc(st) + '">' + esc(st.replace('_', ' ')) + '</span>' +
-          (h[3] ? '<span class="badge h-failing drift" title="' + esc('configuration differs: ' + S[h[3]]) + '">drift</span>' : '') +
-          '</th><td>' + esc(S[h[2]]) + '</td>';
-    for (k = 0; k < cols.length; k++) {
-      c = by[k];
-      if (!c) { out += '<td class="cell-na st-na" data-host="' + esc(h[0]) + '" data-endpoint="' + esc(cols[k]) + '">&ndash;</td>'; continue; }
-      var cst = S[c[1]], code = S[c[2]], title = code + ': ' + S[c[3]] + (S[c[4]] && cst !== 'ok' ? ' Hint: ' + S[c[4]] : '');
-      out += '<td class="cell st-' + esc(cst) + '" tabindex="0" data-r="' + i + '" data-c="' + k + '" data-host="' + esc(h[0]) +
-             '" data-endpoint="' + esc(cols[k]) + '" data-status="' + esc(cst) + '" data-code="' + esc(code) +
-             '" title="' + esc(title) + '">' + esc(code) + '</td>';
-    }
-    return out + '</tr>';
-  }
-  function spacer(px){ return px > 0 ? '<tr class="spacer"><td colspan="' + (cols.length + 2) + '" style="height:' + px + 'px"></td></tr>' : ''; }
-  function draw(){
-    if (!rowH) {
-      body.innerHTML = shown.length ? rowHtml(shown[0]) : '';
-      rowH = shown.length ? body.firstChild.getBoundingClientRect().height || 24 : 0;
-    }
-    var view = wrap.clientHeight || 600, top = wrap.scrollTop, hgt = rowH || 24;
-    var start = Math.max(0, Math.floor(top / hgt) - 20), end = Math.min(shown.length, Math.ceil((top + view) / hgt) + 20);
-    var parts = [spacer(start * hgt)];
-    for (var j = start; j < end; j++) { parts.push(rowHtml(shown[j])); }
-    parts.push(spacer((shown.length - end) * hgt));
-    body.innerHTML = parts.join('');
-    body.setAttribute('data-rendered', String(end - start));
-  }
-  function cellDetail(i, k){
-    var h = H[i], c = null, j, t, lines;
-    for (j = 0; j < h[5].length; j++) { if (h[5][j][0] === k) c = h[5][j]; }
-    lines = [h[0] + ' -> ' + cols[k] + '  (site ' + S[h[2]] + ')'];
-    if (S[c[5]]) lines.push('endpoint: ' + S[c[5]]);
-    lines.push('status: ' + S[c[1]] + (c[15] ? '' : ' (not required by this host)'));
-    lines.push('diagnosis: ' + S[c[2]]);
-    if (S[c[3]]) lines.push('message: ' + S[c[3]]);
-    if (S[c[4]]) lines.push('hint: ' + S[c[4]]);
-    if (S[c[6]] || S[c[7]]) lines.push('last stage passed: ' + (S[c[6]] || 'none') + '; failed stage: ' + (S[c[7]] || 'none'));
-    if (S[c[8]]) lines.push('address: ' + S[c[8]]);
-    if (S[c[9]]) lines.push('server said: ' + S[c[9]]);
-    if (S[c[10]]) lines.push('tls: ' + S[c[10]]);
-    if (S[c[11]]) lines.push('certificate: ' + S[c[11]] + (c[12] !== null ? ' (' + c[12] + ' days left)' : ''));
-    if (S[c[13]]) lines.push('warning: ' + S[c[13]]);
-    for (j = 0; j < c[16].length; j++) { lines.push(S[c[16][j][0]] + ': ' + S[c[16][j][1]]); }
-    t = c[14];
-    if (t) { var parts = [];
-      for (j = 0; j < STAGES.length; j++) { if (t[j] !== null) parts.push(STAGES[j] + '=' + t[j]); }
-      if (t[STAGES.length] !== null) parts.push('total=' + t[STAGES.length]);
-      lines.push('timings (ms): ' + parts.join(', ')); }
-    if (h[3]) lines.push('drift: ' + S[h[3]]);
-    return lines.join('\n');
-  }
-  function show(td){
-    if (!td.classList.contains('cell')) return;
-    detail.textContent = cellDetail(+td.getAttribute('data-r'), +td.getAttribute('data-c'));
-    if (sel) sel.classList.remove('selected');
-    td.classList.add('selected'); sel = td;
-  }
-  body.addEventListener('click', function(e){ var td = e.target.closest('td'); if (td) show(td); });
-  body.addEventListener('keydown', function(e){ if (e.key === 'Enter' && e.target.closest) { var td = e.target.closest('td'); if (td) show(td); } });
-  var ticking = false;
-  wrap.addEventListener('scroll', function(){ if (!ticking) { ticking = true;
-    requestAnimationFrame(function(){ ticking = false; draw(); }); } });
-  [q, fStatus, fSite, fCode].forEach(function(el){ el.addEventListener('input', filter); el.addEventListener('change', filter); });
-  var pick = document.querySelectorAll('button[data-filter]');
-  for (var b = 0; b < pick.length; b++) { pick[b].addEventListener('click', function(){
-    var kind = this.getAttribute('data-filter'), val = this.getAttribute('data-value');
-    q.value = ''; fStatus.value = ''; fSite.value = ''; fCode.value = '';
-    ({site: fSite, code: fCode, status: fStatus, host: q})[kind].value = val;
-    filter(); document.getElementById('hosts').scrollIntoView(); }); }
-  filter();
-  document.body.setAttribute('data-report-ready', String(total));
-})();
-"""
-
-
-def _e(value):
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _ms(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def _n(n):
-    return "{:,}".format(n)
-
-
-def _stage_keys(t):
-    keys = [s for s in STAGES if s in t]
-    keys += [k for k in t if k not in STAGES and k != "total"]
-    return keys
-
-
-def _pct(part, whole):
-    return 100.0 * part / whole if whole else 0.0
-
-
-_PROBLEM = ("fail", "optional_fail", "unreachable", "not_run")
-
-
-class Page:
-    """What several sections share, computed once per page: the folded failures and the grid data."""
-
-    def __init__(self, report):
-        self.report = report
-        self.hosts = report["hosts"]
-        self._folds = None
-
-    @property
-    def folds(self):
-        """Problem cells folded: one entry per (code, endpoint, target, status) with its hosts."""
-        if self._folds is None:
-            folds = {}
-            for row in self.hosts:
-                for c in row["endpoints"]:
-                    if c["status"] not in _PROBLEM:
-                        continue
-                    d = c["diagnosis"]
-                    target = "%s:%s %s" % (c.get("host"), c.get("port"), c.get("security")) if c.get("host") else ""
-                    key = (d["code"], c.get("name"), target, c["status"])
-                    f = folds.get(key)
-                    if f is None:
-                        f = folds[key] = {"code": d["code"], "endpoint": c.get("name"), "target": target,
-                                          "status": c["status"], "hosts": [], "messages": {}, "hints": {}, "sites": {}}
-                    f["hosts"].append(row["host"])
-                    f["messages"][d["message"]] = f["messages"].get(d["message"], 0) + 1
-                    if d["hint"]:
-                        f["hints"][d["hint"]] = f["hints"].get(d["hint"], 0) + 1
-                    site = row.get("site") or ""
-                    f["sites"][site] = f["sites"].get(site, 0) + 1
-            self._folds = sorted(folds.values(), key=lambda f: (-len(f["hosts"]), f["code"], str(f["endpoint"])))
-        return self._folds
-
-
-def hosts_list(names, label="hosts", limit=HOST_LIST_LIMIT):
-    """A folded list of host names: inline when short, else in a collapsed <details>."""
-    names = list(names)
-    if not names:
-        return ""
-    shown = names[:limit]
-    more = ""
-    if len(names) > limit:
-        more = " &hellip; and %s more (search the grid)" % _n(len(names) - limit)
-    text = ", ".join(_e(n) for n in shown) + more
-    if len(names) <= 5:
-        return "<p class=\"hosts\">%s</p>" % text
-    return "<details class=\"hosts\"><summary>%s %s</summary><p class=\"hosts\">%s</p></details>" % (
-        _n(len(names)), _e(label), text)
-
-
-def _filter_button(kind, value, label="show in the grid"):
-    return "<button type=\"button\" class=\"js-only\" data-filter=\"%s\" data-value=\"%s\">%s</button>" % (
-        _e(kind), _e(value), _e(label))
-
-
-def message_shape(message, host=None):
-    """What one message says without what varies per host (its name, addresses, numbers): the key that folds
-    "cannot reach 10.0.0.7" and "cannot reach 10.0.0.9" into one line."""
-    text = str(message or "")
-    if host:
-        text = text.replace(host, "<host>")
-    return re.sub(r"[0-9a-fA-F]*\d[0-9a-fA-F.:]*", "#", text)
-
-
-def _variants(counts, label):
-    items = sorted(counts.items(), key=lambda kv: -kv[1])
-    if len(items) == 1:
-        return _e(items[0][0])
-    shown = "; ".join("%s (%s)" % (_e(t), _n(n)) for t, n in items[:3])
-    if len(items) > 3:
-        shown += "; and %d more %s" % (len(items) - 3, label)
-    return shown
-
-
-def _fold_line(f, with_sites=True):
-    n = len(f["hosts"])
-    head = "<strong>%s</strong> &rarr; <code>%s</code>%s: <span class=\"count\">%s host%s</span>" % (
-        _e(f["endpoint"]), _e(f["code"]), (" (%s)" % _e(f["target"])) if f["target"] else "", _n(n), "" if n == 1 else "s")
-    if f["status"] != "fail":
-        head += " <span class=\"badge h-%s\">%s</span>" % (
-            "failing" if f["status"] == "optional_fail" else _e(f["status"]), _e(f["status"].replace("_", " ")))
-    parts = [head, " %s" % _variants(f["messages"], "messages")]
-    if f["hints"]:
-        parts.append("<br><span class=\"hint\">Hint: %s</span>" % _variants(f["hints"], "hints"))
-    if with_sites and len(f["sites"]) > 1:
-        parts.append("<br><span class=\"sites\">by site: %s</span>" % ", ".join(
-            "%s %s" % (_e(s), _n(k)) for s, k in sorted(f["sites"].items(), key=lambda kv: (-kv[1], kv[0]))[:12]))
-    parts.append(hosts_list(f["hosts"]))
-    return "<div class=\"fold\" data-code=\"%s\" data-endpoint=\"%s\" data-hosts=\"%d\">%s</div>" % (
-        _e(f["code"]), _e(f["endpoint"]), n, "".join(parts))
 
 
 # --------------------------------------------------------------------------------------------- sections
@@ -316,7 +60,7 @@ def section_summary(report, page):
     cls = "all-ok" if s["ok"] == s["hosts"] else "has-fail"
     out.append("<p id=\"summary\" class=\"summary %s\" data-hosts=\"%d\" data-ok=\"%d\" data-failing=\"%d\" "
                "data-unreachable=\"%d\" data-not-run=\"%d\">%s</p>" % (
-                   cls, s["hosts"], s["ok"], s["failing"], s["unreachable"], s["not_run"], _e(summary_line(report))))
+                   cls, s["hosts"], s["ok"], s["failing"], s["unreachable"], s["not_run"], esc(summary_line(report))))
     # chart: one stacked bar of host statuses (inline SVG)
     total = s["hosts"] or 1
     x = 0.0
@@ -325,18 +69,18 @@ def section_summary(report, page):
         w = 600.0 * s[st] / total
         if w > 0:
             rects.append("<rect class=\"st-%s\" x=\"%.2f\" y=\"0\" width=\"%.2f\" height=\"22\"><title>%s: %s</title></rect>" % (
-                st, x, w, st.replace("_", " "), _n(s[st])))
+                st, x, w, st.replace("_", " "), num(s[st])))
         x += w
     out.append("<svg id=\"status-chart\" class=\"chart\" width=\"600\" height=\"22\" viewBox=\"0 0 600 22\" role=\"img\" "
-               "aria-label=\"%s\">%s</svg>" % (_e(", ".join("%s %d" % (st, s[st]) for st in HOST_STATUSES)), "".join(rects)))
+               "aria-label=\"%s\">%s</svg>" % (esc(", ".join("%s %d" % (st, s[st]) for st in HOST_STATUSES)), "".join(rects)))
     out.append("<p class=\"legend\">%s</p>" % "".join(
-        "<span class=\"st-%s\">%s %s</span>" % (st, st.replace("_", " "), _n(s[st])) for st in HOST_STATUSES))
+        "<span class=\"st-%s\">%s %s</span>" % (st, st.replace("_", " "), num(s[st])) for st in HOST_STATUSES))
     if s.get("basic_auth_hosts"):
         days = s.get("days_to_basic_auth_deadline")
         out.append("<p id=\"basic-auth-figure\"><strong>%s host%s still on Basic auth</strong> against Microsoft: "
                    "it stops working from %s%s.</p>" % (
-                       _n(len(s["basic_auth_hosts"])), "" if len(s["basic_auth_hosts"]) == 1 else "s",
-                       _e(s["basic_auth_deadline"]), "" if days is None else " (%d days)" % days))
+                       num(len(s["basic_auth_hosts"])), "" if len(s["basic_auth_hosts"]) == 1 else "s",
+                       esc(s["basic_auth_deadline"]), "" if days is None else " (%d days)" % days))
     # failing hosts by diagnosis
     by = s["by_diagnosis"]
     if by:
@@ -350,8 +94,8 @@ def section_summary(report, page):
         for code, n in sorted(by.items(), key=lambda kv: (-kv[1], kv[0])):
             out.append("<tr data-code=\"%s\"><td><code>%s</code> %s</td><td class=\"n\">%s</td><td><span class=\"hbar\" "
                        "style=\"width:%.1fem\"></span></td><td>%s</td></tr>" % (
-                           _e(code), _e(code), _filter_button("code", code, "show"), _n(n), 12.0 * n / top,
-                           _e(msgs.get(code, ""))))
+                           esc(code), esc(code), filter_button("code", code, "show"), num(n), 12.0 * n / top,
+                           esc(msgs.get(code, ""))))
         out.append("</tbody></table>")
     # by site
     sites = s.get("by_site") or {}
@@ -359,12 +103,12 @@ def section_summary(report, page):
         out.append("<table id=\"by-site\"><thead><tr><th>site</th><th>hosts</th><th>ok</th><th>failing</th><th>unreachable</th>"
                    "<th>not run</th><th>Basic auth</th><th></th></tr></thead><tbody>")
         for site, c in sorted(sites.items(), key=lambda kv: (-(kv[1]["hosts"] - kv[1]["ok"]), host_sort_key(kv[0]))):
-            segments = "".join("<span class=\"st-%s\" style=\"width:%.2f%%\"></span>" % (st, _pct(c[st], c["hosts"]))
+            segments = "".join("<span class=\"st-%s\" style=\"width:%.2f%%\"></span>" % (st, pct(c[st], c["hosts"]))
                                for st in HOST_STATUSES if c[st])
             out.append("<tr data-site=\"%s\"><td>%s %s</td><td class=\"n\">%s</td>%s<td class=\"n\">%s</td><td><span class=\"mini\">%s"
                        "</span></td></tr>" % (
-                           _e(site), _e(site), _filter_button("site", site, "show"), _n(c["hosts"]),
-                           "".join("<td class=\"n\">%s</td>" % _n(c[st]) for st in HOST_STATUSES), _n(c.get("basic_auth", 0)),
+                           esc(site), esc(site), filter_button("site", site, "show"), num(c["hosts"]),
+                           "".join("<td class=\"n\">%s</td>" % num(c[st]) for st in HOST_STATUSES), num(c.get("basic_auth", 0)),
                            segments))
         out.append("</tbody></table>")
     return "".join(out)
@@ -374,9 +118,9 @@ def section_trend(report, page):
     t = report.get("trend")
     if not t:
         return ""
-    out = ["<h2 id=\"trend-title\">Since the previous report (%s)</h2>" % _e(t.get("previous_generated") or "?"),
+    out = ["<h2 id=\"trend-title\">Since the previous report (%s)</h2>" % esc(t.get("previous_generated") or "?"),
            "<p id=\"trend\" data-new-failures=\"%d\" data-fixed=\"%d\" data-new-basic-auth=\"%d\">%s</p>" % (
-               t["counts"]["new_failures"], t["counts"]["fixed"], t["counts"]["new_basic_auth"], _e(trend_line(report)))]
+               t["counts"]["new_failures"], t["counts"]["fixed"], t["counts"]["new_basic_auth"], esc(trend_line(report)))]
 
     def by_key(items, key):
         groups = {}
@@ -385,33 +129,33 @@ def section_trend(report, page):
         return sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
 
     if t["new_failures"]:
-        out.append("<details class=\"group\" id=\"trend-new-failures\" open><summary>New failures: %s</summary>" % _n(len(t["new_failures"])))
+        out.append("<details class=\"group\" id=\"trend-new-failures\" open><summary>New failures: %s</summary>" % num(len(t["new_failures"])))
         for key, names in by_key(t["new_failures"], lambda i: "%s (was %s)" % (", ".join(i["codes"]) or i["status"], i["was"])):
             out.append("<div class=\"fold\"><strong>%s</strong>: <span class=\"count\">%s</span>%s</div>" % (
-                _e(key), _n(len(names)), hosts_list(names)))
+                esc(key), num(len(names)), hosts_list(names)))
         out.append("</details>")
     if t["fixed"]:
-        out.append("<details class=\"group\" id=\"trend-fixed\"><summary>Fixed: %s</summary>" % _n(len(t["fixed"])))
+        out.append("<details class=\"group\" id=\"trend-fixed\"><summary>Fixed: %s</summary>" % num(len(t["fixed"])))
         for key, names in by_key(t["fixed"], lambda i: "was %s %s" % (i["was"], ", ".join(i["codes"]))):
             out.append("<div class=\"fold\"><strong>%s</strong>: <span class=\"count\">%s</span>%s</div>" % (
-                _e(key), _n(len(names)), hosts_list(names)))
+                esc(key), num(len(names)), hosts_list(names)))
         out.append("</details>")
     if t["changed"]:
         out.append("<details class=\"group\" id=\"trend-changed\"><summary>Failing differently: %s</summary>%s</details>" % (
-            _n(len(t["changed"])), hosts_list([i["host"] for i in t["changed"]])))
+            num(len(t["changed"])), hosts_list([i["host"] for i in t["changed"]])))
     if t["new_basic_auth"]:
         out.append("<details class=\"group\" id=\"trend-new-basic-auth\" open><summary>New Basic auth exposure: %s</summary>"
-                   % _n(len(t["new_basic_auth"])))
+                   % num(len(t["new_basic_auth"])))
         for key, names in by_key(t["new_basic_auth"], lambda i: re.sub(r"\[\d+\]", "[i]", str(i["variable"]))):
             out.append("<div class=\"fold\"><code>%s</code>: <span class=\"count\">%s</span>%s</div>" % (
-                _e(key), _n(len(names)), hosts_list(names)))
+                esc(key), num(len(names)), hosts_list(names)))
         out.append("</details>")
     if t["basic_auth_resolved"]:
         out.append("<details class=\"group\"><summary>Basic auth resolved: %s</summary>%s</details>" % (
-            _n(len(t["basic_auth_resolved"])), hosts_list([i["host"] for i in t["basic_auth_resolved"]])))
+            num(len(t["basic_auth_resolved"])), hosts_list([i["host"] for i in t["basic_auth_resolved"]])))
     if t["hosts_added"] or t["hosts_removed"]:
         out.append("<details class=\"group\"><summary>Hosts added: %s, removed: %s</summary>%s%s</details>" % (
-            _n(len(t["hosts_added"])), _n(len(t["hosts_removed"])), hosts_list(t["hosts_added"], "added"),
+            num(len(t["hosts_added"])), num(len(t["hosts_removed"])), hosts_list(t["hosts_added"], "added"),
             hosts_list(t["hosts_removed"], "removed")))
     return "".join(out)
 
@@ -432,14 +176,14 @@ def section_basic_auth(report, page):
     s = report["summary"]
     days = s.get("days_to_basic_auth_deadline")
     out = ["<h2 id=\"basic-auth-title\">Still on password (Basic) authentication against Microsoft: change before %s%s</h2>"
-           % (_e(s["basic_auth_deadline"]), "" if days is None else " (%d days)" % days),
+           % (esc(s["basic_auth_deadline"]), "" if days is None else " (%d days)" % days),
            "<table id=\"basic-auth\"><thead><tr><th>component</th><th>hosts</th><th>profile</th><th>deadline</th>"
            "<th>variable to change</th><th>fix</th></tr></thead><tbody>"]
     for (kind, variable, profile, deadline, fix), names in _basic_auth_folds(report):
         uniq = sorted(set(names), key=host_sort_key)
         out.append("<tr class=\"basic-auth-row\" data-hosts=\"%d\"><td>%s</td><td><span class=\"count\">%s</span>%s</td>"
                    "<td>%s</td><td>%s</td><td><code>%s</code></td><td class=\"hint\">%s</td></tr>" % (
-                       len(uniq), _e(kind), _n(len(uniq)), hosts_list(uniq), _e(profile), _e(deadline), _e(variable), _e(fix)))
+                       len(uniq), esc(kind), num(len(uniq)), hosts_list(uniq), esc(profile), esc(deadline), esc(variable), esc(fix)))
     out.append("</tbody></table>")
     return "".join(out)
 
@@ -457,8 +201,8 @@ def section_by_cause(report, page):
         n = len(set(h for f in folds for h in f["hosts"]))
         out.append("<details class=\"group cause\" data-code=\"%s\"><summary><code>%s</code>: <span class=\"count\">%s host%s</span> "
                    "%s</summary>%s%s</details>" % (
-                       _e(code), _e(code), _n(n), "" if n == 1 else "s", _filter_button("code", code),
-                       "".join(_fold_line(f) for f in folds), ""))
+                       esc(code), esc(code), num(n), "" if n == 1 else "s", filter_button("code", code),
+                       "".join(fold_line(f) for f in folds), ""))
     out.append("</div>")
     return "".join(out)
 
@@ -475,18 +219,18 @@ def section_by_site(report, page):
         folds = {}
         for row in per_site.get(site, []):
             for cell in row["endpoints"]:
-                if cell["status"] in _PROBLEM:
+                if cell["status"] in PROBLEM_STATUSES:
                     key = (cell["diagnosis"]["code"], cell.get("name"), cell["status"])
                     folds.setdefault(key, []).append(row["host"])
         bad = c["hosts"] - c["ok"]
         out.append("<details class=\"group site\" data-site=\"%s\"><summary><strong>%s</strong>: %s hosts, %s ok, %s not ok "
                    "<span class=\"mini\">%s</span> %s</summary>" % (
-                       _e(site), _e(site), _n(c["hosts"]), _n(c["ok"]), _n(bad),
-                       "".join("<span class=\"st-%s\" style=\"width:%.2f%%\"></span>" % (st, _pct(c[st], c["hosts"]))
-                               for st in HOST_STATUSES if c[st]), _filter_button("site", site)))
+                       esc(site), esc(site), num(c["hosts"]), num(c["ok"]), num(bad),
+                       "".join("<span class=\"st-%s\" style=\"width:%.2f%%\"></span>" % (st, pct(c[st], c["hosts"]))
+                               for st in HOST_STATUSES if c[st]), filter_button("site", site)))
         for (code, endpoint, status), names in sorted(folds.items(), key=lambda kv: (-len(kv[1]), kv[0])):
             out.append("<div class=\"fold\"><strong>%s</strong> &rarr; <code>%s</code>%s: <span class=\"count\">%s</span>%s</div>" % (
-                _e(endpoint), _e(code), "" if status == "fail" else " (%s)" % _e(status.replace("_", " ")), _n(len(names)),
+                esc(endpoint), esc(code), "" if status == "fail" else " (%s)" % esc(status.replace("_", " ")), num(len(names)),
                 hosts_list(names)))
         if not folds:
             out.append("<p>Every host of this site reaches what it needs.</p>")
@@ -574,13 +318,13 @@ def section_grid(report, page):
            "<option value=\"problem\">not ok</option>%s</select><select id=\"f-site\" aria-label=\"site\"><option value=\"\">"
            "every site</option>%s</select><select id=\"f-code\" aria-label=\"diagnosis\"><option value=\"\">every diagnosis"
            "</option>%s</select><span id=\"grid-count\"></span></div>" % (
-               "".join("<option>%s</option>" % _e(st) for st in HOST_STATUSES),
-               "".join("<option>%s</option>" % _e(site) for site in s.get("by_site") or {}),
-               "".join("<option>%s</option>" % _e(code) for code in codes)),
+               "".join("<option>%s</option>" % esc(st) for st in HOST_STATUSES),
+               "".join("<option>%s</option>" % esc(site) for site in s.get("by_site") or {}),
+               "".join("<option>%s</option>" % esc(code) for code in codes)),
            "<noscript><p>The grid of every host needs JavaScript; the summary and the groups by cause and by site "
            "list every host that is not ok, and report.json has every detail.</p></noscript>",
            "<div id=\"grid-wrap\" class=\"js-only\"><table id=\"grid\"><thead><tr><th>host</th><th>site</th>%s</tr></thead>"
-           "<tbody id=\"grid-body\"></tbody></table></div>" % "".join("<th>%s</th>" % _e(c) for c in cols),
+           "<tbody id=\"grid-body\"></tbody></table></div>" % "".join("<th>%s</th>" % esc(c) for c in cols),
            "<div id=\"detail\" class=\"js-only\" aria-live=\"polite\">Click a cell for its details.</div>",
            "<script type=\"application/json\" id=\"report-data\">%s</script>" % _script_json(grid_data(report))]
     return "".join(out)
@@ -595,17 +339,17 @@ def _quantile(values, q):
 
 def _total_of(c):
     t = c.get("timings_ms") or {}
-    return _ms(t.get("total")) or sum(_ms(v) for k, v in t.items() if k != "total")
+    return ms_text(t.get("total")) or sum(ms_text(v) for k, v in t.items() if k != "total")
 
 
 def _bar_row(label, t, total, top, attrs=""):
     length = 100.0 * math.log10(1.0 + total) / top if top > 0 else 0.0
-    keys = _stage_keys(t)
-    parts = sum(_ms(t[k]) for k in keys) or 1.0
+    keys = stage_keys(t)
+    parts = sum(ms_text(t[k]) for k in keys) or 1.0
     segs = "".join("<span class=\"seg-%s\" style=\"width:%.2f%%\" title=\"%s: %s ms\"></span>" % (
-        _e(k if k in STAGES else "other"), length * _ms(t[k]) / parts, _e(k), _e(round(_ms(t[k]), 1))) for k in keys)
+        esc(k if k in STAGES else "other"), length * ms_text(t[k]) / parts, esc(k), esc(round(ms_text(t[k]), 1))) for k in keys)
     return "<div class=\"row\"%s><span class=\"label\">%s</span><div class=\"bar\">%s</div><span class=\"ms\">%s ms</span></div>" % (
-        attrs, label, segs, _e(round(total, 1)))
+        attrs, label, segs, esc(round(total, 1)))
 
 
 def section_latency(report, page):
@@ -626,16 +370,16 @@ def section_latency(report, page):
         cells = per_col.get(col)
         if not cells:
             continue
-        medians = dict((k, _quantile([_ms(c["timings_ms"][k]) for c in cells if k in c["timings_ms"]], 0.5))
+        medians = dict((k, _quantile([ms_text(c["timings_ms"][k]) for c in cells if k in c["timings_ms"]], 0.5))
                        for k in STAGES if any(k in c["timings_ms"] for c in cells))
         totals = [_total_of(c) for c in cells]
         label = "%s: median of %s, p95 %s ms, max %s ms" % (
-            _e(col), _n(len(cells)), _e(round(_quantile(totals, 0.95), 1)), _e(round(max(totals), 1)))
-        out.append(_bar_row(label, medians, _quantile(totals, 0.5), top, " data-endpoint=\"%s\"" % _e(col)))
+            esc(col), num(len(cells)), esc(round(_quantile(totals, 0.95), 1)), esc(round(max(totals), 1)))
+        out.append(_bar_row(label, medians, _quantile(totals, 0.5), top, " data-endpoint=\"%s\"" % esc(col)))
     out.append("</div><h3>Slowest endpoints</h3><div class=\"bars\" id=\"latency\">")
     for r, c in sorted(probed, key=lambda rc: -_total_of(rc[1]))[:SLOWEST]:
-        out.append(_bar_row("%s &rarr; %s" % (_e(r["host"]), _e(c.get("name"))), c["timings_ms"], _total_of(c), top,
-                            " data-host=\"%s\" data-endpoint=\"%s\"" % (_e(r["host"]), _e(c.get("name")))))
+        out.append(_bar_row("%s &rarr; %s" % (esc(r["host"]), esc(c.get("name"))), c["timings_ms"], _total_of(c), top,
+                            " data-host=\"%s\" data-endpoint=\"%s\"" % (esc(r["host"]), esc(c.get("name")))))
     out.append("</div>")
     return "".join(out)
 
@@ -667,8 +411,8 @@ def section_certificates(report, page):
     for (subject, issuer, not_after), f in sorted(folds.items(), key=lambda kv: (kv[1]["days"] if kv[1]["days"] is not None else 1e9)):
         low = f["days"] is not None and f["days"] < 21
         out.append("<tr><td>%s</td><td>%s</td><td>%s</td><td class=\"days%s\">%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
-            _e(subject), _e(issuer), _e(not_after), " days-low" if low else "", _e(f["days"]),
-            _e(", ".join(sorted(f["endpoints"]))), _e(", ".join(sorted(f["tls"]))),
+            esc(subject), esc(issuer), esc(not_after), " days-low" if low else "", esc(f["days"]),
+            esc(", ".join(sorted(f["endpoints"]))), esc(", ".join(sorted(f["tls"]))),
             hosts_list(sorted(f["hosts"], key=host_sort_key))))
     out.append("</tbody></table>")
     return "".join(out)
@@ -683,12 +427,12 @@ def section_drift(report, page):
         if r["drift"].get("changed"):
             folds.setdefault(", ".join(r["drift"].get("files") or []) or "see the check-mode diff", []).append(r["host"])
     n = sum(len(v) for v in folds.values())
-    out = ["<h2>Configuration drift</h2><p id=\"drift-summary\">%s of %s checked hosts drift.</p>" % (_n(n), _n(len(checked)))]
+    out = ["<h2>Configuration drift</h2><p id=\"drift-summary\">%s of %s checked hosts drift.</p>" % (num(n), num(len(checked)))]
     if folds:
         out.append("<table id=\"drift\"><thead><tr><th>files that would change</th><th>hosts</th></tr></thead><tbody>")
         for files, names in sorted(folds.items(), key=lambda kv: (-len(kv[1]), kv[0])):
             out.append("<tr data-hosts=\"%d\"><td>%s</td><td><span class=\"count\">%s</span>%s</td></tr>" % (
-                len(names), _e(files), _n(len(names)), hosts_list(names)))
+                len(names), esc(files), num(len(names)), hosts_list(names)))
         out.append("</tbody></table>")
     return "".join(out)
 
@@ -706,8 +450,8 @@ def section_no_result(report, page):
     for (status, shape), f in sorted(folds.items(), key=lambda kv: (-len(kv[1]["hosts"]), kv[0])):
         names = f["hosts"]
         out.append("<li data-status=\"%s\" data-hosts=\"%d\"><strong>%s</strong> (%s): %s%s</li>" % (
-            _e(status), len(names), ("%s hosts" % _n(len(names))) if len(names) > 1 else _e(names[0]),
-            _e(status.replace("_", " ")), _variants(f["messages"], "messages"), hosts_list(names) if len(names) > 1 else ""))
+            esc(status), len(names), ("%s hosts" % num(len(names))) if len(names) > 1 else esc(names[0]),
+            esc(status.replace("_", " ")), variants(f["messages"], "messages"), hosts_list(names) if len(names) > 1 else ""))
     out.append("</ul>")
     return "".join(out)
 
@@ -744,14 +488,14 @@ def render_page(report, sections=None):
            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
            "script-src 'unsafe-inline'; img-src data:\">",
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
-           "<title>%s</title><style>%s</style></head><body>" % (_e(report["title"]), _CSS),
-           "<h1>%s</h1>" % _e(report["title"]),
+           "<title>%s</title><style>%s</style></head><body>" % (esc(report["title"]), CSS),
+           "<h1>%s</h1>" % esc(report["title"]),
            "<p class=\"generated\">generated %s &middot; schema %s%s</p>" % (
-               _e(report["generated"]), _e(report["schema"]),
+               esc(report["generated"]), esc(report["schema"]),
                " &middot; merged from %d reports" % len(report["sources"]) if report.get("sources") else "")]
     for section_id, render in (sections or SECTIONS):
         body = render(report, page)
         if body:
-            out.append("<section id=\"section-%s\">%s</section>" % (_e(section_id), body))
-    out.append("<script>%s</script></body></html>\n" % _JS)
+            out.append("<section id=\"section-%s\">%s</section>" % (esc(section_id), body))
+    out.append("<script>%s</script></body></html>\n" % JS)
     return "".join(out)

@@ -55,7 +55,7 @@ SENDERS_CSS = (
 
 
 def _e(value):
-    from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report_html import _e as escape
+    from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report_html_parts import esc as escape
     return escape(value)
 
 

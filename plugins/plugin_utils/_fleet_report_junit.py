@@ -46,7 +46,7 @@ def render_junit(report):
     s = report["summary"]
     root = ET.Element("testsuites", name=xml_value(report["title"]))
     suite = element(root, "testsuite", name="mailfleet.outlook.reachability", timestamp=report["generated"][:19],
-                     hostname="controller")
+                    hostname="controller")
     props = element(suite, "properties")
     element(props, "property", name="summary", value=summary_line(report))
     element(props, "property", name="basic_auth_deadline", value=s["basic_auth_deadline"])
@@ -69,7 +69,7 @@ def render_junit(report):
             if c.get("host"):
                 target = " (%s:%s %s)" % (c.get("host"), c.get("port"), c.get("security"))
             case = element(suite, "testcase", classname=classname, name="%s%s" % (c.get("name"), target),
-                            time=seconds(t))
+                           time=seconds(t))
             status = c["status"]
             if status in ("ok", "na"):
                 continue
@@ -79,7 +79,7 @@ def render_junit(report):
             if status == "fail":
                 failures += 1
                 element(case, "failure", detail, message="%s: %s Hint: %s" % (d["code"], d["message"], d["hint"]),
-                         type=d["code"])
+                        type=d["code"])
             elif status in ("unreachable", "not_run"):
                 errors += 1
                 element(case, "error", detail, message="%s: %s" % (d["code"], d["message"]), type=d["code"])
@@ -95,7 +95,7 @@ def render_junit(report):
     drift_rows = [r for r in report["hosts"] if (r.get("drift") or {}).get("checked")]
     if drift_rows:
         ds = element(root, "testsuite", name="mailfleet.outlook.drift", timestamp=report["generated"][:19],
-                      hostname="controller", tests=len(drift_rows), errors=0, skipped=0, time="0.000")
+                     hostname="controller", tests=len(drift_rows), errors=0, skipped=0, time="0.000")
         nfail = 0
         for r in drift_rows:
             case = element(ds, "testcase", classname="drift.%s" % r["host"], name="configuration matches", time="0.000")
@@ -103,7 +103,7 @@ def render_junit(report):
                 nfail += 1
                 files = ", ".join(r["drift"].get("files") or []) or "see check-mode diff"
                 element(case, "failure", r["drift"].get("msg") or "", message="configuration drift: %s" % files,
-                         type="drift")
+                        type="drift")
         ds.set("failures", str(nfail))
         root.set("tests", str(tests + len(drift_rows)))
         root.set("failures", str(failures + nfail))

@@ -100,10 +100,8 @@ def measure(which, n, runs, out_dir):
 
 
 def _cdp():
-    spec = importlib.util.spec_from_file_location("mailfleet_chromium_cdp", ROOT / "tests" / "unit" / "report" / "chromium_cdp.py")
-    cdp = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cdp)
-    return cdp
+    from mailfleet_testing import chromium_cdp  # pylint: disable=import-outside-toplevel
+    return chromium_cdp
 
 
 VISIBLE = ("(function(){var s=document.getElementById('summary'); if(!s) return false; var r=s.getBoundingClientRect();"

@@ -33,7 +33,6 @@ def _load(name, path):
 
 
 netns_fleet = _load("mailfleet_netns_fleet", os.path.join(REPO, "scripts", "netns_fleet.py"))
-cdp = _load("mailfleet_chromium_cdp", os.path.join(REPO, "tests", "unit", "report", "chromium_cdp.py"))
 
 HOSTS = [
     {"name": "good"},

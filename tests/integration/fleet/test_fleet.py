@@ -28,7 +28,7 @@ def _load(name, path):
     return module
 
 
-cdp = _load("mailfleet_chromium_cdp_fleet", os.path.join(REPO, "tests", "unit", "report", "chromium_cdp.py"))
+from mailfleet_testing import chromium_cdp as cdp  # noqa: E402
 
 EXPECTED_SMTP = {"good": "ok", "blocked": "connect_timeout", "refused": "connect_refused", "badcert": "cert_untrusted"}
 EXPECTED_STATUS = {"good": "ok", "blocked": "failing", "refused": "failing", "badcert": "failing", "offline": "unreachable"}

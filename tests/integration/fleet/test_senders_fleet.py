@@ -55,7 +55,7 @@ def _load(name, path):
 
 
 netns_fleet = _load("mailfleet_netns_fleet_senders", os.path.join(REPO, "scripts", "netns_fleet.py"))
-cdp = _load("mailfleet_chromium_cdp_senders", os.path.join(REPO, "tests", "unit", "report", "chromium_cdp.py"))
+from mailfleet_testing import chromium_cdp as cdp  # noqa: E402
 
 
 def _isolate(etc):

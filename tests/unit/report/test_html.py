@@ -2,7 +2,7 @@
 
 The summary, the trend, the groups by cause and by site are rendered on the server (readable without
 JavaScript); the grid's data is embedded once as JSON and rendered by the page's script (see
-test_html_chromium.py for the page in a browser)."""
+tests/integration/report/test_html_chromium.py for the page in a browser)."""
 import html.parser
 import json
 import re

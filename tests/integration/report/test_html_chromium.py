@@ -2,14 +2,16 @@
 
 Checks: the page loads with no console error, no uncaught exception and no blocked request; the DOM has one
 cell per host x endpoint with the expected status class; clicking a failing cell shows its hint; a PNG
-screenshot is written to tests/output/report/. The DevTools client (chromium_cdp.py) is standard library only.
+screenshot is written to tests/output/report/. The DevTools client (mailfleet_testing.chromium_cdp) is standard library
+only. An integration test: it starts a browser.
 """
-import importlib.util
 import os
 import subprocess
 import tempfile
 
 import pytest
+from mailfleet_testing import chromium_cdp as cdp
+from mailfleet_testing import report_samples
 from mailfleet_testing.capabilities import require
 
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _fleet_report as fr
@@ -17,12 +19,15 @@ from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _fleet_re
 pytestmark = [pytest.mark.timeout(120), pytest.mark.core_independent]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))  # tests/integration/report -> the checkout
 OUTPUT = os.path.join(REPO, "tests", "output", "report")
 
-_spec = importlib.util.spec_from_file_location("mailfleet_chromium_cdp", os.path.join(HERE, "chromium_cdp.py"))
-cdp = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cdp)
+
+
+@pytest.fixture
+def sample():
+    """Six hosts: ok, ISP block (timeout), refused, bad certificate, unreachable by Ansible, never ran."""
+    return report_samples.sample()
 
 
 @pytest.fixture

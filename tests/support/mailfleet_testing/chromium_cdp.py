@@ -1,7 +1,7 @@
 """Headless Chromium driven over the DevTools protocol, standard library only (test helper).
 
-Used by tests/unit/report/test_html_chromium.py and tests/integration/fleet/ (loaded by path, since pytest
-runs with --import-mode=importlib). ``open_page(html_path, screenshot)`` loads a page in Debian's
+Used by tests/integration/report/test_html_chromium.py, tests/integration/fleet/ and bench/bench_report.py
+(``from mailfleet_testing import chromium_cdp``). ``open_page(html_path, screenshot)`` loads a page in Debian's
 ``chromium`` and returns what the tests assert on: console errors, the grid cells, a screenshot.
 """
 import base64

@@ -53,6 +53,7 @@ EXTRA_CELL_FIELDS = []
 
 SLOWEST = 10
 
+
 # --------------------------------------------------------------------------------------------- sections
 
 def section_summary(report, page):

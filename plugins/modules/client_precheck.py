@@ -79,10 +79,10 @@ import os
 import pwd
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailfleet.outlook.plugins.module_utils._client_files import ROLE_DIR, user_files, uses_role_files
 from ansible_collections.mailfleet.outlook.plugins.module_utils._safe_fs import Refused, locate, read_below
 
 MARKER = b"mailfleet.outlook"
-ROLE_DIR = ".config/mailfleet"
 PROFILES_INI = ".thunderbird/profiles.ini"
 
 
@@ -138,14 +138,14 @@ def look_at_home(place, home, account):
     entry = {"clients": [], "formats": [], "skipped": {}, "thunderbird_profile": account.get("thunderbird_profile")}
     shared = account["paths"].get("mailfleet", [])
     for client in account["clients"]:
-        rels = account["paths"].get(client, []) + (shared if client in ("msmtp", "neomutt") else [])
+        rels = account["paths"].get(client, []) + (shared if uses_role_files(client) else [])
         if client == "thunderbird" and not account.get("thunderbird_profile"):
             profile, reason = thunderbird_default_profile(place, home)
             if profile is None:
                 entry["skipped"][client] = reason
                 continue
             entry["thunderbird_profile"] = profile
-            rels = [profile + "/user.js"]
+            rels = user_files("thunderbird", {"thunderbird_profile": profile})
         problems = [detail for state, detail in (_state(place, rel) for rel in rels) if state in ("refused", "foreign")]
         if problems:
             entry["skipped"][client] = "; ".join(problems)

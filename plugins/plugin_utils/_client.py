@@ -22,6 +22,12 @@ import uuid
 
 from urllib.parse import quote  # controller side only: Python 3
 
+from ansible_collections.mailfleet.outlook.plugins.module_utils._client_files import (
+    CLIENT_FILES,
+    ROLE_FILES,
+    user_files,
+    uses_role_files,
+)
 from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.proxy import DIRECT, parse_proxy
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import (
     SettingsError,
@@ -79,14 +85,12 @@ CLIENTS = {
 }
 CLIENT_NAMES = tuple(sorted(CLIENTS))
 
-# The mail_config formats each client needs (rendered per user; the password / oauth2 formats remove their
-# file again, by their ``when``, when the account's auth method no longer needs it).
-CLIENT_USER_FORMATS = {
-    "msmtp": ("client_msmtp", "client_password", "client_oauth2"),
-    "neomutt": ("client_neomutt", "client_password", "client_oauth2"),
-    "thunderbird": ("client_thunderbird",),
-    "evolution": ("client_evolution",),
-}
+# The mail_config formats each client needs (rendered per user): its own format, and for a client that reads
+# the role's files (module_utils/_client_files.py) the password and token command formats, which remove their
+# file again, by their ``when``, when the account's auth method no longer needs it.
+CLIENT_USER_FORMATS = dict(
+    (name, ("client_" + name,) + (("client_password", "client_oauth2") if uses_role_files(name) else ()))
+    for name in CLIENT_FILES)
 
 ACCOUNT_KEYS = ("user", "address", "display_name", "profile", "auth_method", "clients", "username", "password",
                 "settings", "thunderbird_profile", "publish", "proxy")
@@ -237,7 +241,8 @@ def normalize_account(raw, index, defaults=None):
         _fail(index, user, "client_oauth2_authority_url", authority, "not an https:// authority URL without a path",
               "give e.g. https://login.microsoftonline.com, or leave it unset for the profile's authority")
     oauth2 = _oauth2_view(settings["oauth2"], authority) if auth_method == "oauth2" else None
-    token_command = any(c in ("msmtp", "neomutt") for c in clients) and auth_method == "oauth2"
+    role_files = any(uses_role_files(c) for c in clients)
+    token_command = role_files and auth_method == "oauth2"
     if token_command:
         if not oauth2 or not oauth2.get("device_code_url") or not oauth2.get("token_url"):
             _fail(index, user, "client_tenant", settings["oauth2"] and settings["oauth2"].get("tenant"),
@@ -249,7 +254,7 @@ def normalize_account(raw, index, defaults=None):
                   "app registration with delegated SMTP.Send / IMAP.AccessAsUser.All",
                   "set client_oauth2_client_id (or settings.client_id of the account)")
 
-    password_needed = auth_method == "password" and any(c in ("msmtp", "neomutt") for c in clients)
+    password_needed = auth_method == "password" and role_files
     password = raw.get("password")
     if password_needed and (not isinstance(password, str) or not password):
         _fail(index, user, "password", "<not set>" if password is None else "<hidden>",
@@ -282,15 +287,15 @@ def normalize_account(raw, index, defaults=None):
     formats = []
     for name in clients:
         formats.extend(f for f in CLIENT_USER_FORMATS[name] if f not in formats)
-    paths = {
-        "msmtp": [".config/msmtp/config"],
-        "neomutt": [".config/neomutt/neomuttrc"],
-        "thunderbird": [tb_profile.rstrip("/") + "/user.js"] if tb_profile else [],
-        "evolution": [".config/evolution/sources/%s.source" % uid for uid in evolution_uids],
+    placeholders = {
+        "thunderbird_profile": tb_profile.rstrip("/") if tb_profile else None,
+        "evolution_account_uid": evolution_uids[0],
+        "evolution_identity_uid": evolution_uids[1],
+        "evolution_transport_uid": evolution_uids[2],
     }
-    paths = dict((name, paths[name]) for name in clients)
-    if any(c in ("msmtp", "neomutt") for c in clients):
-        paths["mailfleet"] = [".config/mailfleet/password", ".config/mailfleet/oauth2.json"]
+    paths = dict((name, user_files(name, placeholders)) for name in clients)
+    if role_files:
+        paths["mailfleet"] = list(ROLE_FILES)
     return {
         "index": index,
         "user": user,

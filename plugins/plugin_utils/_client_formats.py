@@ -18,8 +18,13 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _formats as _registry
-from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import File, Format
+from ansible_collections.mailfleet.outlook.plugins.module_utils._client_files import (
+    CLIENT_FILES,
+    OAUTH2_FILE,
+    PASSWORD_FILE,
+    ROLE_DIR,
+)
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._format_model import File, Format
 
 _USER_VARS = {
     "user": None,
@@ -50,11 +55,11 @@ def _user_prepare(ctx):
     cfg = ctx["cfg"]
     out = {}
     if not cfg.get("mailfleet_dir"):
-        out["mailfleet_dir"] = "%s/.config/mailfleet" % cfg["home"].rstrip("/")
+        out["mailfleet_dir"] = "%s/%s" % (cfg["home"].rstrip("/"), ROLE_DIR)
     account = cfg.get("account") or {}
     uuids = account.get("uuid") or {}
     out["key"] = "mf_" + str(uuids.get("account", "")).replace("-", "")[:12].lower()
-    out["thunderbird_profile"] = account.get("thunderbird_profile")
+    out["thunderbird_profile"] = (account.get("thunderbird_profile") or "").rstrip("/") or None
     out["evolution_account_uid"] = uuids.get("evolution_account")
     out["evolution_identity_uid"] = uuids.get("evolution_identity")
     out["evolution_transport_uid"] = uuids.get("evolution_transport")
@@ -72,35 +77,47 @@ def _user_file(template, path, secret=False, when=None):
     return File(template, path, mode="0600", owner="{user}", group="{group}", secret=secret, when=when, dir_mode="0700")
 
 
+def _client_files(client, *templates):
+    """The files of a client, at the paths of the one registry (module_utils/_client_files.py), in its order."""
+    rels = CLIENT_FILES[client]["files"]
+    if len(rels) != len(templates):
+        raise ValueError("client %s has %d files and %d templates" % (client, len(rels), len(templates)))
+    return [_user_file(template, "{home}/" + rel) for template, rel in zip(templates, rels)]
+
+
+def _role_file(rel):
+    """A file under the role's directory, as ``{mailfleet_dir}/...`` (a format variable the caller may move)."""
+    return "{mailfleet_dir}" + rel[len(ROLE_DIR):]
+
+
 CLIENT_MSMTP = _user_format(
-    "client_msmtp", "msmtp user configuration (~/.config/msmtp/config): TLS, XOAUTH2 via the token command or AUTH LOGIN",
-    [_user_file("client_msmtp/config.j2", "{home}/{msmtp_config}")],
-    extra_vars={"msmtp_config": ".config/msmtp/config"})
+    "client_msmtp", "msmtp user configuration (~/%s): TLS, XOAUTH2 via the token command or AUTH LOGIN" % CLIENT_FILES["msmtp"]["files"][0],
+    _client_files("msmtp", "client_msmtp/config.j2"))
 
 CLIENT_PASSWORD = _user_format(
     "client_password", "The mailbox password of a user's msmtp/neomutt account, alone in a 0600 file",
-    [_user_file("client_password/password.j2", "{mailfleet_dir}/password", secret=True,
+    [_user_file("client_password/password.j2", _role_file(PASSWORD_FILE), secret=True,
                 when=lambda ctx: bool(ctx["cfg"]["account"].get("password_file")))],
     secrets=("password",))
 
 CLIENT_OAUTH2 = _user_format(
     "client_oauth2", "The token command's per-user settings (endpoints, client ID, scopes; no secret)",
-    [_user_file("client_oauth2/oauth2.json.j2", "{mailfleet_dir}/oauth2.json",
+    [_user_file("client_oauth2/oauth2.json.j2", _role_file(OAUTH2_FILE),
                 when=lambda ctx: bool(ctx["cfg"]["account"].get("token_command")))])
 
 CLIENT_NEOMUTT = _user_format(
-    "client_neomutt", "neomutt user configuration (~/.config/neomutt/neomuttrc): IMAPS folder, SMTP URL, XOAUTH2 or LOGIN",
-    [_user_file("client_neomutt/neomuttrc.j2", "{home}/.config/neomutt/neomuttrc")])
+    "client_neomutt",
+    "neomutt user configuration (~/%s): IMAPS folder, SMTP URL, XOAUTH2 or LOGIN" % CLIENT_FILES["neomutt"]["files"][0],
+    _client_files("neomutt", "client_neomutt/neomuttrc.j2"))
 
 CLIENT_THUNDERBIRD = _user_format(
     "client_thunderbird", "Thunderbird user.js in the user's profile: account, IMAP server, identity, SMTP server",
-    [_user_file("client_thunderbird/user.js.j2", "{home}/{thunderbird_profile}/user.js")])
+    _client_files("thunderbird", "client_thunderbird/user.js.j2"))
 
 CLIENT_EVOLUTION = _user_format(
     "client_evolution", "GNOME Evolution sources (~/.config/evolution/sources): mail account, identity, transport",
-    [_user_file("client_evolution/account.source.j2", "{home}/.config/evolution/sources/{evolution_account_uid}.source"),
-     _user_file("client_evolution/identity.source.j2", "{home}/.config/evolution/sources/{evolution_identity_uid}.source"),
-     _user_file("client_evolution/transport.source.j2", "{home}/.config/evolution/sources/{evolution_transport_uid}.source")])
+    _client_files("evolution", "client_evolution/account.source.j2", "client_evolution/identity.source.j2",
+                  "client_evolution/transport.source.j2"))
 
 
 def _domain_prepare(ctx):
@@ -187,6 +204,3 @@ CLIENT_TOKEN_COMMAND = Format(
 CLIENT_FORMATS = (CLIENT_MSMTP, CLIENT_PASSWORD, CLIENT_OAUTH2, CLIENT_NEOMUTT, CLIENT_THUNDERBIRD, CLIENT_EVOLUTION,
                   CLIENT_AUTOCONFIG, CLIENT_AUTODISCOVER, CLIENT_APPLE, CLIENT_THUNDERBIRD_ISP, CLIENT_MSMTP_SYSTEM,
                   CLIENT_TOKEN_COMMAND)
-
-# Register in the mail_config format registry (works whichever of the two files is imported first).
-_registry.FORMATS.update((f.name, f) for f in CLIENT_FORMATS)

@@ -18,8 +18,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _formats as _registry
-from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import File, Format
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._format_model import File, Format
 
 _TIME = re.compile(r"^(\d+)([smhdw]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -83,6 +82,8 @@ def _check(ctx):
 def _prepare(ctx):
     s, cfg = ctx["settings"], ctx["cfg"]
     o = s.get("oauth2") or {}
+    # the relay helpers of _formats.py, imported when used: _formats.py lists this file's format in its registry
+    from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _formats as _registry  # pylint: disable=import-outside-toplevel
     up = _registry._relay_upstream(ctx)  # pylint: disable=protected-access
     state_dir = cfg["state_dir"].rstrip("/")
     rewrite = _registry._is_true(cfg.get("rewrite_sender"))  # pylint: disable=protected-access
@@ -141,5 +142,3 @@ POSTFIX_XOAUTH2 = Format(
              secret=True, when=lambda ctx: _is_oauth2(ctx) and _certificate(ctx)),
     ],
 )
-
-_registry.FORMATS[POSTFIX_XOAUTH2.name] = POSTFIX_XOAUTH2

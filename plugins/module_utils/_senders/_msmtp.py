@@ -22,6 +22,7 @@ __metaclass__ = type
 
 import shlex
 
+from ansible_collections.mailfleet.outlook.plugins.module_utils._client_files import CLIENT_FILES
 from ansible_collections.mailfleet.outlook.plugins.module_utils._senders._finding import (
     is_managed,
     new_finding,
@@ -30,7 +31,7 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils._senders._findin
 )
 
 SYSTEM = "/etc/msmtprc"
-USER_FILES = (".config/msmtp/config", ".msmtprc")
+USER_FILES = CLIENT_FILES["msmtp"]["files"] + (".msmtprc",)  # the client role's file, then msmtp's older place
 KEYS = ("host", "port", "tls", "tls_starttls", "tls_certcheck", "tls_fingerprint", "tls_trust_file", "auth", "user",
         "password", "passwordeval", "from", "protocol", "tls_cert_file")
 _ON = ("on", "")

@@ -99,6 +99,15 @@ class File(object):
         self.finalize = finalize
 
 
+def program_file(source, path, python=None, **kwargs):
+    """A program of the collection (``source``: plain Python under ``plugins/``) installed verbatim as ``path``
+    (0755) behind its ``#!`` line (``python``, else the format's ``python`` variable) and a managed-by line."""
+    def finalize(content, ctx):
+        return "#!%s\n# Managed by Ansible (mailfleet.outlook.mail_config, format %s): local changes are overwritten. " \
+               "Source: plugins/%s\n%s" % (python or ctx["cfg"]["python"], ctx["format"], source, content)
+    return File(None, path, mode="0755", source=source, finalize=finalize, **kwargs)
+
+
 class Format(object):
     def __init__(self, name, description, files, variables=None, secrets=(), check=None, prepare=None,
                  validate=None, services=None, warn=None, precheck=None, programs=None, multiline=()):
@@ -334,7 +343,7 @@ def _relay_check(ctx, allowed_modes=POSTFIX_MODES):
                        "set both %s and %s, or neither" % (var("tls_cert_file"), var("tls_key_file"))))
     for key, what in (("tls_cert_file", "client certificate"), ("tls_key_file", "client key"),
                       ("system_ca_file", "CA bundle"), ("secret_dir", "directory"), ("token_helper", "token helper"),
-                      ("postfix_dir", "Postfix configuration directory"), ("xoauth2_token_file", "token file")):
+                      ("postfix_dir", "Postfix configuration directory")):
         _absolute_path(errors, cfg, var, key, what)
     if cfg.get("tls_security_level") not in ("encrypt", "secure", "verify"):
         errors.append(("tls_security_level", "%r is not encrypt, verify or secure" % (cfg.get("tls_security_level"),),
@@ -630,7 +639,7 @@ OAUTH2_TOKEN_HELPER = Format(
     files=[
         # the collection's one OAuth2 client (also used by smtp_check), installed as a library for the helper
         File(None, "{helper_lib_dir}/mailfleet_oauth2.py", mode="0644", source="module_utils/_oauth2.py"),
-        File("oauth2_token_helper/mailfleet-oauth2-token.py.j2", "{token_helper}", mode="0755"),
+        program_file("module_utils/_oauth2_token_helper.py", "{token_helper}", python="/usr/bin/python3"),
         File("oauth2_token_helper/oauth2.json.j2", "{secret_dir}/oauth2.json", mode="0600", secret=True,
              when=lambda ctx: ctx["settings"]["auth_method"] == "oauth2"),
     ],

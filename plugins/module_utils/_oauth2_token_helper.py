@@ -77,8 +77,8 @@ def main(argv=None):
         token, expires_at, _cached = get_token(cfg, force=a.force, timeout=a.timeout)
         if a.sasl_xoauth2:
             os.makedirs(os.path.dirname(a.sasl_xoauth2) or ".", mode=0o700, exist_ok=True)
-            load_library(cfg.get("library_dir")).write_private(a.sasl_xoauth2, json.dumps({"access_token": token, "refresh_token": "",
-                                                                       "expiry": str(int(expires_at))}).encode())
+            load_library(cfg.get("library_dir")).write_private(a.sasl_xoauth2, json.dumps({
+                "access_token": token, "refresh_token": "", "expiry": str(int(expires_at))}).encode())
     except Exception as e:  # one line, never the secret (OAuth2Error texts are secret-free)
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         sys.stderr.write("mailfleet-oauth2-token: %s\n" % reason)
@@ -89,4 +89,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -21,10 +21,11 @@ from mailfleet_testing.capabilities import require
 from mailfleet_testing import readers
 
 from ansible_collections.mailfleet.outlook.plugins.filter.client_accounts import client_accounts as account_for
+from ansible_collections.mailfleet.outlook.plugins.module_utils import _oauth2
 
 pytestmark = pytest.mark.timeout(60)
 
-PLUGINS = os.path.dirname(os.path.dirname(os.path.abspath(__import__("ansible_collections.mailfleet.outlook.plugins.module_utils._oauth2", fromlist=["x"]).__file__)))
+PLUGINS = os.path.dirname(os.path.dirname(os.path.abspath(_oauth2.__file__)))
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 CANARY_PASSWORD = "canary-Pw$`\"'\\-0xC0FFEE"
 CAPABILITY = {"msmtp": "msmtp-tls-xoauth2", "neomutt": "neomutt-query", "xmllint": "xmllint-xpath"}

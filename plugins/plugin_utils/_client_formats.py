@@ -24,7 +24,9 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils._client_files im
     PASSWORD_FILE,
     ROLE_DIR,
 )
-from ansible_collections.mailfleet.outlook.plugins.plugin_utils._format_model import File, Format
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._format_model import File, Format, program_file
+
+TOKEN_LIBRARY_DIR = "/usr/local/lib/mailfleet-outlook"  # the token command's library (client_token_library_dir)
 
 _USER_VARS = {
     "user": None,
@@ -33,6 +35,7 @@ _USER_VARS = {
     "account": None,
     "mailfleet_dir": None,
     "token_command": "/usr/local/bin/mailfleet-oauth2",
+    "library_dir": TOKEN_LIBRARY_DIR,
     "system_ca_file": "/etc/ssl/certs/ca-certificates.crt",
 }
 
@@ -193,12 +196,10 @@ CLIENT_MSMTP_SYSTEM = Format(
 CLIENT_TOKEN_COMMAND = Format(
     name="client_token_command",
     description="The OAuth2 token command for msmtp/neomutt (device-code sign-in, refresh tokens; standard library only)",
-    variables={"token_command": "/usr/local/bin/mailfleet-oauth2", "library_dir": "/usr/local/lib/mailfleet-outlook",
-               "oauth2_library": None, "python": "/usr/bin/python3"},
-    multiline=("oauth2_library",),  # the library's source, copied verbatim
-    check=_require("oauth2_library"),
-    files=[File("client_token_command/mailfleet-oauth2.j2", "{token_command}", mode="0755"),
-           File("client_token_command/library.j2", "{library_dir}/mailfleet_oauth2.py", mode="0644")],
+    variables={"token_command": "/usr/local/bin/mailfleet-oauth2", "library_dir": TOKEN_LIBRARY_DIR, "python": "/usr/bin/python3"},
+    # the command and the collection's one OAuth2 client, installed verbatim (per-user oauth2.json names library_dir)
+    files=[program_file("module_utils/_oauth2_command.py", "{token_command}"),
+           File(None, "{library_dir}/mailfleet_oauth2.py", mode="0644", source="module_utils/_oauth2.py")],
 )
 
 CLIENT_FORMATS = (CLIENT_MSMTP, CLIENT_PASSWORD, CLIENT_OAUTH2, CLIENT_NEOMUTT, CLIENT_THUNDERBIRD, CLIENT_EVOLUTION,

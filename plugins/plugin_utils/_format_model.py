@@ -94,6 +94,15 @@ class File(object):
         self.finalize = finalize
 
 
+def program_file(source, path, python=None, **kwargs):
+    """A program of the collection (``source``: plain Python under ``plugins/``) installed verbatim as ``path``
+    (0755) behind its ``#!`` line (``python``, else the format's ``python`` variable) and a managed-by line."""
+    def finalize(content, ctx):
+        return "#!%s\n# Managed by Ansible (mailfleet.outlook.mail_config, format %s): local changes are overwritten. " \
+               "Source: plugins/%s\n%s" % (python or ctx["cfg"]["python"], ctx["format"], source, content)
+    return File(None, path, mode="0755", source=source, finalize=finalize, **kwargs)
+
+
 class Format(object):
     def __init__(self, name, description, files, variables=None, secrets=(), check=None, prepare=None,
                  validate=None, services=None, warn=None, precheck=None, programs=None, multiline=()):

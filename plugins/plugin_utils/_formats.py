@@ -20,7 +20,7 @@ import re
 from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.proxy import parse_proxy
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import is_email, is_hostname
 # fill is imported from here by the action plugin and the relay_adoption filter
-from ansible_collections.mailfleet.outlook.plugins.plugin_utils._format_model import File, Format, fill  # noqa: F401  pylint: disable=unused-import
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._format_model import File, Format, fill, program_file  # noqa: F401  pylint: disable=unused-import
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._quote import Unrepresentable, postfix_map
 
 # ---------------------------------------------------------------------------------------------------
@@ -226,7 +226,7 @@ def _relay_check(ctx, allowed_modes=POSTFIX_MODES):
                        "set both %s and %s, or neither" % (var("tls_cert_file"), var("tls_key_file"))))
     for key, what in (("tls_cert_file", "client certificate"), ("tls_key_file", "client key"),
                       ("system_ca_file", "CA bundle"), ("secret_dir", "directory"), ("token_helper", "token helper"),
-                      ("postfix_dir", "Postfix configuration directory"), ("xoauth2_token_file", "token file")):
+                      ("postfix_dir", "Postfix configuration directory")):
         _absolute_path(errors, cfg, var, key, what)
     if cfg.get("tls_security_level") not in ("encrypt", "secure", "verify"):
         errors.append(("tls_security_level", "%r is not encrypt, verify or secure" % (cfg.get("tls_security_level"),),
@@ -522,7 +522,7 @@ OAUTH2_TOKEN_HELPER = Format(
     files=[
         # the collection's one OAuth2 client (also used by smtp_check), installed as a library for the helper
         File(None, "{helper_lib_dir}/mailfleet_oauth2.py", mode="0644", source="module_utils/_oauth2.py"),
-        File("oauth2_token_helper/mailfleet-oauth2-token.py.j2", "{token_helper}", mode="0755"),
+        program_file("module_utils/_oauth2_token_helper.py", "{token_helper}", python="/usr/bin/python3"),
         File("oauth2_token_helper/oauth2.json.j2", "{secret_dir}/oauth2.json", mode="0600", secret=True,
              when=lambda ctx: ctx["settings"]["auth_method"] == "oauth2"),
     ],

@@ -84,7 +84,7 @@ def _literal_paths():
 def _allowed(rel, line):
     """The token command runs on its own on the host (no collection to import): its default --config is the copy,
     held equal to the registry here."""
-    return "mailfleet-oauth2" in rel and '"~/%s"' % registry.OAUTH2_FILE in line
+    return rel == "plugins/module_utils/_oauth2_command.py" and '"~/%s"' % registry.OAUTH2_FILE in line
 
 
 def test_no_other_file_types_a_registry_path():

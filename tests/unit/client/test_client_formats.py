@@ -21,9 +21,11 @@ from mailfleet_testing.capabilities import require
 from mailfleet_testing import readers
 
 from ansible_collections.mailfleet.outlook.plugins.filter.client_accounts import client_accounts as account_for
+from ansible_collections.mailfleet.outlook.plugins.module_utils import _oauth2
 
 pytestmark = pytest.mark.timeout(60)
 
+PLUGINS = os.path.dirname(os.path.dirname(os.path.abspath(_oauth2.__file__)))
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 CANARY_PASSWORD = "canary-Pw$`\"'\\-0xC0FFEE"
 CAPABILITY = {"msmtp": "msmtp-tls-xoauth2", "neomutt": "neomutt-query", "xmllint": "xmllint-xpath"}
@@ -409,7 +411,11 @@ def test_no_proxy_prefs_without_a_proxy(render_client, tmp_path):
 
 
 def test_token_command_shebang_is_the_configured_python(render_client):
-    """The template writes its shebang as an expression (no ansible-test ignore needed); the command gets the real one."""
-    files, _plan = render_client(["client_token_command"], {"oauth2_library": "# library\n", "python": "/opt/py/bin/python3"})
+    """The command is plain Python (module_utils/_oauth2_command.py) installed verbatim behind the configured shebang."""
+    files, _plan = render_client(["client_token_command"], {"python": "/opt/py/bin/python3"})
     command = files["/usr/local/bin/mailfleet-oauth2"]
     assert command.startswith("#!/opt/py/bin/python3\n# "), command[:80]
+    with open(os.path.join(PLUGINS, "module_utils/_oauth2_command.py")) as f:
+        assert command.endswith(f.read())
+    with open(os.path.join(PLUGINS, "module_utils/_oauth2.py")) as f:
+        assert files["/usr/local/lib/mailfleet-outlook/mailfleet_oauth2.py"] == f.read()

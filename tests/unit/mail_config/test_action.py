@@ -88,7 +88,7 @@ def test_secrets_never_in_output_even_with_vvv_and_diff(run_playbook, tmp_path):
     helper = root / "usr/local/libexec/mailfleet/mailfleet-oauth2-token"
     assert stat.S_IMODE(helper.stat().st_mode) == 0o755
     assert "{%" not in helper.read_text()
-    # The template's shebang is an expression (ansible-test's shebang test reads templates): the script has the real one.
+    # The helper is plain Python (module_utils/_oauth2_token_helper.py) installed behind its shebang line.
     assert helper.read_text().startswith("#!/usr/bin/python3\n# ")
 
 

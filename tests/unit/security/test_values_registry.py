@@ -66,7 +66,7 @@ def baselines():
         "client_apple": ("microsoft365", o_acc["overrides"], {"publish_dir": "/srv/p", "account": o_acc}, {}, "client_"),
         "client_thunderbird_isp": ("microsoft365", {}, {"domain": oauth["domains"][0]}, {}, "client_"),
         "client_msmtp_system": ("microsoft365", {}, {"profiles": oauth["profiles"]}, {}, "client_"),
-        "client_token_command": ("microsoft365", {}, {"oauth2_library": "# the library\nprint('x')\n"}, {}, "client_"),
+        "client_token_command": ("microsoft365", {}, {}, {}, "client_"),
     }
 
 
@@ -156,14 +156,17 @@ def test_every_kind_of_control_character_is_refused(planner, fmt, control):
 
 
 def test_multiline_variables_take_newlines_but_no_other_control_character(planner):
-    profile, settings, variables, secrets, prefix = baselines()["client_token_command"]
-    assert FORMATS["client_token_command"].multiline == ("oauth2_library",)
-    text = "line 1\r\nline 2\n\tindented\n"
-    result = _plan(planner, "client_token_command", profile, settings, {"oauth2_library": text}, secrets, prefix)
-    assert text in [f.get("content") for f in result["files"]]
+    # the token command's library is a file of the collection now (File(source=...)), not a variable
+    assert FORMATS["client_token_command"].multiline == ()
+    profile, settings, variables, secrets, prefix = baselines()["postfix_xoauth2"]
+    assert FORMATS["postfix_xoauth2"].multiline == ("client_certificate", "client_key")
+    secrets = {"client_key": "-----BEGIN PRIVATE KEY-----\nk\n-----END PRIVATE KEY-----\n"}
+    text = "-----BEGIN CERTIFICATE-----\nline 1\r\nline 2\n\tindented\n-----END CERTIFICATE-----"
+    result = _plan(planner, "postfix_xoauth2", profile, settings, {"client_certificate": text}, secrets, prefix)
+    assert any(text in (f.get("content") or "") for f in result["files"])
     for bad in ("\x00", "\x1b[2J", "a\rb", "\u2028"):
-        with pytest.raises(SettingsError, match="^client_oauth2_library="):
-            _plan(planner, "client_token_command", profile, settings, {"oauth2_library": text + bad}, secrets, prefix)
+        with pytest.raises(SettingsError, match="^relay_client_certificate="):
+            _plan(planner, "postfix_xoauth2", profile, settings, {"client_certificate": text + bad}, secrets, prefix)
 
 
 @pytest.mark.parametrize("arg", ["root", "template_dir"])

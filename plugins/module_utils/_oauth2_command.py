@@ -1,6 +1,6 @@
-{{ '#!' }}{{ cfg.python }}
-# {{ mailfleet_managed }}
-{% raw %}
+# -*- coding: utf-8 -*-
+# Copyright (c) mailfleet engineers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """mailfleet-oauth2: OAuth2 access tokens for msmtp (passwordeval) and neomutt (*_oauth_refresh_command).
 
   mailfleet-oauth2 login --config ~/.config/mailfleet/oauth2.json
@@ -11,10 +11,15 @@
       refresh token Microsoft returns is stored). Exit 1 with one line on stderr when it cannot.
 
 The configuration file (written by the mailfleet.outlook client role) holds no secret: login, client_id,
-token_url, device_code_url, scope, ca_file and token_store. The OAuth2 protocol code is the collection's
-one OAuth2 client (plugins/module_utils/_oauth2.py), installed next to this command as mailfleet_oauth2.py.
+token_url, device_code_url, scope, ca_file, token_store and library_dir. The OAuth2 protocol code is the
+collection's one OAuth2 client (plugins/module_utils/_oauth2.py), installed as mailfleet_oauth2.py in the
+configuration's library_dir. Installed verbatim by format client_token_command (the shebang line is added).
 Standard library only.
 """
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
 
 import argparse
 import json
@@ -22,12 +27,23 @@ import os
 import sys
 import tempfile
 import time
-{% endraw %}
 
-LIBRARY_DIR = {{ cfg.library_dir | to_json }}
-{% raw %}
-sys.path.insert(0, LIBRARY_DIR)
-import mailfleet_oauth2 as oauth2  # noqa: E402  (the collection's _oauth2.py, installed by the role)
+
+def load_library(library_dir=None):
+    """The collection's OAuth2 client: ``mailfleet_oauth2.py`` in ``library_dir`` (from the JSON configuration,
+    where the format installed it), else the collection's own ``_oauth2`` (tests, a controller)."""
+    if library_dir and library_dir not in sys.path:
+        sys.path.insert(0, library_dir)
+    try:
+        import mailfleet_oauth2 as library  # pylint: disable=import-error,import-outside-toplevel
+    except ImportError:
+        try:
+            from ansible_collections.mailfleet.outlook.plugins.module_utils import _oauth2 as library  # pylint: disable=import-outside-toplevel
+        except ImportError:
+            raise ValueError("mailfleet_oauth2.py not found in %s. Fix: run the role again (it installs the library "
+                             "there) or set library_dir in the configuration" % (library_dir or "the configuration",))
+    return library
+
 
 MIN_VALIDITY = 120  # seconds an access token must still be valid to be printed from the store
 
@@ -80,7 +96,7 @@ def remember(cfg, token, previous_refresh=None):
     return data
 
 
-def cmd_login(cfg, args):
+def cmd_login(oauth2, cfg, args):
     grant = oauth2.request_device_code(cfg["device_code_url"], cfg["client_id"], cfg["scope"],
                                        ca_file=cfg.get("ca_file"), timeout=args.timeout)
     sys.stderr.write((grant.get("message") or "Open %s and enter the code %s" % (
@@ -96,7 +112,7 @@ def cmd_login(cfg, args):
     return 0
 
 
-def cmd_token(cfg, args):
+def cmd_token(oauth2, cfg, args):
     store = read_store(cfg)
     if not store or not store.get("refresh_token") or store.get("client_id") != cfg["client_id"] \
             or store.get("login") != cfg["login"]:
@@ -122,7 +138,12 @@ def main(argv=None):
     os.umask(0o077)
     try:
         cfg = load_config(args.config)
-        return cmd_login(cfg, args) if args.command == "login" else cmd_token(cfg, args)
+        oauth2 = load_library(cfg.get("library_dir"))
+    except (OSError, ValueError) as e:
+        sys.stderr.write("mailfleet-oauth2: %s\n" % e)
+        return 1
+    try:
+        return cmd_login(oauth2, cfg, args) if args.command == "login" else cmd_token(oauth2, cfg, args)
     except (oauth2.OAuth2Error, OSError, ValueError) as e:
         sys.stderr.write("mailfleet-oauth2: %s\n" % e)
         return 1
@@ -131,5 +152,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
-{% endraw %}
+    raise SystemExit(main())

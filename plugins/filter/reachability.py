@@ -125,7 +125,7 @@ def reachability_basic_auth(sources, profile="microsoft365", relay_auth_method=N
     entries = [("reachability_basic_auth_sources[%d]" % i, _map(src)) for i, src in enumerate(sources or [])]
     if relay_auth_method:
         entries.append(("relay", {"component": "relay", "profile": relay_profile, "auth_method": relay_auth_method,
-                                        "variable": "relay_auth_method", "fix": RELAY_FIX}))
+                                  "variable": "relay_auth_method", "fix": RELAY_FIX}))
     for index, acct in enumerate(client_accounts or []):
         acct = _map(acct)
         entries.append(("client_accounts[%d]" % index, {

@@ -17,7 +17,6 @@ import os
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.action import ActionBase
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import USER_ARGUMENT_SPEC
@@ -28,6 +27,7 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import
     is_secret_name,
     refuse_control_characters,
 )
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._action import ActionError, MailfleetActionBase
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import FORMATS, fill
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._quote import Unrepresentable
 
@@ -45,11 +45,14 @@ PLUGINS_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), ".."))
 BUILTIN_TEMPLATES = os.path.join(PLUGINS_DIR, "templates")
 
 
+# The plan's parts the action plugin hands to the module, each as the module's option ``_<name>``.
+INTERNAL_OPTIONS = ("files", "secret_contents", "validate", "services", "programs")
+
 MANAGED = ("Managed by Ansible (mailfleet.outlook.mail_config, format %s): local changes are overwritten. "
            "Template: %s")
 
 
-class PlanError(Exception):
+class PlanError(ActionError):
     pass
 
 
@@ -97,25 +100,16 @@ def render_text(templar, source, variables, searchpath):
     return str(to_text(out))
 
 
-class ActionModule(ActionBase):
+class ActionModule(MailfleetActionBase):
 
     TRANSFERS_FILES = False
 
-    def run(self, tmp=None, task_vars=None):
-        if task_vars is None:
-            task_vars = {}
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
+    NAME = "mailfleet.outlook.mail_config"
+    ARGUMENT_SPEC = USER_ARGUMENT_SPEC
+    FAILURES = (PlanError, SettingsError)
 
-        validation, new_args = self.validate_argument_spec(argument_spec=USER_ARGUMENT_SPEC)
-        args = validation.validated_parameters
-
-        try:
-            plan = self._plan(args, task_vars)
-        except (PlanError, SettingsError) as e:
-            result.update(failed=True, changed=False, msg=to_text(e))
-            return result
-
+    def run_validated(self, args, task_vars, result):
+        plan = self._plan(args, task_vars)
         warnings = plan["warnings"]
         if args["validate_only"]:
             result.update(changed=False, msg="inputs valid; %d file(s) rendered for %s" % (
@@ -133,13 +127,10 @@ class ActionModule(ActionBase):
             backup=args["backup"],
             reload=args["reload"],
             on_refusal=args["on_refusal"],
-            files=plan["files"],
-            secret_contents=plan["secret_contents"],
             secrets=dict((k, v) for k, v in (args["secrets"] or {}).items() if v),
-            validate=plan["validate"],
-            services=plan["services"],
-            programs=plan["programs"],
         )
+        # the plan, as the module's internal options (_-prefixed, undocumented, refused in a task)
+        module_args.update(("_" + key, plan[key]) for key in INTERNAL_OPTIONS)
         module_result = self._execute_module(module_name="mailfleet.outlook.mail_config",
                                              module_args=module_args, task_vars=task_vars)
         module_result.pop("invocation", None)

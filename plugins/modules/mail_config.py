@@ -32,7 +32,8 @@ description:
   - Bad input (unknown format, missing required setting or variable, unwritable path) fails before any file
     is written.
   - This module is run by its action plugin of the same name, which passes it the rendered files as internal
-    options (C(_)-prefixed, not documented, refused in a task).
+    options (C(_)-prefixed, refused in a task). They are documented only because the collection's sanity tests
+    run without ignore files.
 version_added: 1.0.0
 author:
   - mailfleet engineers (@mailfleet)
@@ -123,6 +124,33 @@ options:
         the host. Used as the first task of a role so that bad input fails before any host change.
     type: bool
     default: false
+  _files:
+    description:
+      - Internal, set by the action plugin (a task that gives it fails). The rendered files (path, content, mode,
+        owner, group, secret, post steps).
+    type: list
+    elements: dict
+  _secret_contents:
+    description: Internal, set by the action plugin (a task that gives it fails). Content of the secret files, by path.
+    type: dict
+  _validate:
+    description:
+      - Internal, set by the action plugin (a task that gives it fails). Validators run after writing - argv lists,
+        or dicts with C(argv) and C(tty) (run with stderr on a pseudo-terminal, for programs that only print errors
+        to a terminal).
+    type: list
+    elements: raw
+  _services:
+    description:
+      - Internal, set by the action plugin (a task that gives it fails). Service reload actions (name, status argv,
+        reload argv).
+    type: list
+    elements: dict
+  _programs:
+    description:
+      - Internal, set by the action plugin (a task that gives it fails). The package that provides each program of
+        the post steps, validators and services, named when a program is missing.
+    type: dict
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.

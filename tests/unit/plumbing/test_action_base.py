@@ -132,9 +132,13 @@ def test_mail_config_refuses_its_internal_options_in_a_task(tmp_path, option):
 
 
 @pytest.mark.parametrize("option", ["files", "secret_contents", "validate", "services", "programs"])
-def test_mail_config_plumbing_is_not_a_documented_option(option):
+def test_mail_config_plumbing_is_internal(option):
     from ansible_collections.mailfleet.outlook.plugins.modules import mail_config  # pylint: disable=import-outside-toplevel
     import yaml  # pylint: disable=import-outside-toplevel
 
     options = yaml.safe_load(mail_config.DOCUMENTATION)["options"]
-    assert option not in options and "_" + option not in options
+    # only the _-prefixed name exists; validate-modules wants it documented (no ignore file), as internal
+    assert option not in options
+    description = options["_" + option]["description"]
+    text = " ".join(description) if isinstance(description, list) else description
+    assert text.startswith("Internal, set by the action plugin (a task that gives it fails).")

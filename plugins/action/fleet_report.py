@@ -23,7 +23,6 @@ import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report import (
     DEFAULT_TITLE,
@@ -40,6 +39,8 @@ from ansible_collections.mailfleet.outlook.plugins.plugin_utils._fleet_report im
     write_report,
 )
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _senders_report
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._action import MailfleetActionBase
+from ansible_collections.mailfleet.outlook.plugins.modules.fleet_report import ARGUMENT_SPEC
 
 # The report parts that plug in through the report's extension points.
 _senders_report.register()
@@ -53,13 +54,13 @@ def _plain(value):
     return json.loads(json.dumps(value, default=to_text))
 
 
-class ActionModule(ActionBase):
+class ActionModule(MailfleetActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
     _supports_check_mode = True
 
-    _VALID_ARGS = frozenset(("dest", "hosts", "result_var", "title", "formats", "fail_on_failure", "merge", "previous",
-                             "site_var"))
+    NAME = "mailfleet.outlook.fleet_report"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def _inventory(self, hosts, hostvars, site_var):
         inventory = {}
@@ -76,33 +77,21 @@ class ActionModule(ActionBase):
             inventory[h] = {"groups": [to_text(g) for g in groups], "site": to_text(site) if site else None}
         return _plain(inventory)
 
-    def run(self, tmp=None, task_vars=None):
-        if task_vars is None:
-            task_vars = {}
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
-        args = self._task.args
-        dest = args.get("dest")
-        if not dest:
-            raise AnsibleActionFail("fleet_report: dest is required (the controller directory for the report files)")
-        dest = os.path.abspath(os.path.expanduser(to_text(dest)))
-        merge = args.get("merge")
-        if isinstance(merge, str):
-            merge = [merge]
-        hosts = args.get("hosts")
+    def run_validated(self, args, task_vars, result):
+        raw = self._task.args
+        dest = os.path.abspath(os.path.expanduser(to_text(args["dest"])))
+        merge = [raw["merge"]] if isinstance(raw.get("merge"), str) else args["merge"]  # one pattern, commas and all
+        hosts = args["hosts"]
         if hosts is None and not merge:
             hosts = task_vars.get("ansible_play_hosts_all") or []
-        if isinstance(hosts, str):
-            hosts = [h.strip() for h in hosts.split(",") if h.strip()]
+        if isinstance(raw.get("hosts"), str):
+            hosts = [h.strip() for h in raw["hosts"].split(",") if h.strip()]
         if hosts is not None:
             hosts = [to_text(h) for h in hosts]
-        result_var = to_text(args.get("result_var") or "reachability_result")
-        site_var = to_text(args.get("site_var") or "reachability_site")
-        title = args.get("title")
-        formats = args.get("formats") or list(FORMATS)
-        bad = [f for f in formats if f not in FORMATS]
-        if bad:
-            raise AnsibleActionFail("fleet_report: unknown format(s) %s; use %s" % (", ".join(map(str, bad)), ", ".join(FORMATS)))
+        result_var = to_text(args["result_var"] or "reachability_result")
+        site_var = to_text(args["site_var"] or "reachability_site")
+        title = raw.get("title")  # without one, a merged report keeps the title of the reports it merges
+        formats = args["formats"] or list(FORMATS)
 
         previous = None
         previous_path = args.get("previous")
@@ -156,7 +145,7 @@ class ActionModule(ActionBase):
             stats=stats(report, paths),
             sources=report.get("sources") or [],
         )
-        if args.get("fail_on_failure") and result["hosts_failing"]:
+        if args["fail_on_failure"] and result["hosts_failing"]:
             result["failed"] = True
             result["msg"] = "fleet report: " + result["summary_line"]
         else:

@@ -17,7 +17,6 @@ import os
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.action import ActionBase
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._apply import USER_ARGUMENT_SPEC
@@ -28,6 +27,7 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import
     is_secret_name,
     refuse_control_characters,
 )
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._action import ActionError, MailfleetActionBase
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import FORMATS, fill
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._quote import Unrepresentable
 
@@ -45,11 +45,14 @@ PLUGINS_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), ".."))
 BUILTIN_TEMPLATES = os.path.join(PLUGINS_DIR, "templates")
 
 
+# The plan's parts the action plugin hands to the module, each as the module's option ``_<name>``.
+INTERNAL_OPTIONS = ("files", "secret_contents", "validate", "services", "programs")
+
 MANAGED = ("Managed by Ansible (mailfleet.outlook.mail_config, format %s): local changes are overwritten. "
            "Template: %s")
 
 
-class PlanError(Exception):
+class PlanError(ActionError):
     pass
 
 
@@ -97,25 +100,198 @@ def render_text(templar, source, variables, searchpath):
     return str(to_text(out))
 
 
-class ActionModule(ActionBase):
+def _var_namer(args):
+    """``var(name)``: the caller's name for a format variable (``var_names``, else ``var_prefix`` + name)."""
+    prefix = args["var_prefix"] or ""
+    names = args.get("var_names") or {}
+
+    def var(name):
+        return names.get(name) or prefix + name
+    return var
+
+
+def _errors_text(errors, var):
+    return "; ".join("%s: %s. Fix: %s" % (var(v), p, fix) for v, p, fix in errors)
+
+
+def plan_formats(names, var):
+    """The Format of each name, once each, in the order given; an unknown name is a PlanError."""
+    formats = []
+    for name in names:
+        if name not in FORMATS:
+            raise PlanError("%s=%r: not a known format. Fix: use one of %s" % (
+                var("format"), name, ", ".join(sorted(FORMATS))))
+        if FORMATS[name] not in formats:
+            formats.append(FORMATS[name])
+    return formats
+
+
+def format_variables(fmt, given):
+    """A format's variables: its defaults, overridden by the given values that are its own and not None."""
+    cfg = dict(fmt.variables)
+    cfg.update((k, v) for k, v in given.items() if k in fmt.variables and v is not None)
+    return cfg
+
+
+def precheck_formats(formats, given, settings_args, var):
+    """Each format's precheck (before the settings model is built) on its variables and the non-empty settings."""
+    settings_given = dict((k, v) for k, v in (settings_args or {}).items() if v not in (None, ""))
+    for fmt in formats:
+        if fmt.precheck:
+            errors = fmt.precheck(format_variables(fmt, given), settings_given, var)
+            if errors:
+                raise PlanError(_errors_text(errors, var))
+
+
+def refuse_unknown_variables(formats, given, var):
+    known = set()
+    for f in formats:
+        known.update(f.variables)
+    unknown = sorted(k for k in given if k not in known)
+    if unknown:
+        raise PlanError("%s: not a variable of format(s) %s. Fix: use one of %s" % (
+            ", ".join(var(k) for k in unknown), ", ".join(f.name for f in formats),
+            ", ".join(var(k) for k in sorted(known))))
+
+
+def given_secrets(formats, secrets, var):
+    """The names of the secrets given a value; a secret no format takes is a PlanError."""
+    allowed = set()
+    for f in formats:
+        allowed.update(f.secrets)
+    bad = sorted(k for k in secrets if k not in allowed)
+    if bad:
+        raise PlanError("%s: not a secret of format(s) %s. Fix: use %s" % (
+            ", ".join(var(k) for k in bad), ", ".join(f.name for f in formats),
+            ", ".join(var(k) for k in sorted(allowed)) or "no secrets"))
+    return set(k for k, v in secrets.items() if v not in (None, ""))
+
+
+def template_searchpath(template_dir, var):
+    """The user's template directory (which must exist on the controller), then the collection's templates."""
+    searchpath = []
+    if template_dir:
+        tdir = os.path.expanduser(template_dir)
+        if not os.path.isdir(tdir):
+            raise PlanError("%s=%r: not a directory on the controller. Fix: give the directory that holds "
+                            "<format>/<file>.j2 overrides" % (var("template_dir"), tdir))
+        searchpath.append(tdir)
+    searchpath.append(BUILTIN_TEMPLATES)
+    return searchpath
+
+
+def file_entry(fmt, spec, cfg, ctx, var):
+    """The plan entry of one file of a format (no content yet): paths and commands filled from ``cfg``."""
+    try:
+        path = fill(spec.path, cfg)
+        mode, owner, group = (fill(x, cfg) if x else x for x in (spec.mode, spec.owner, spec.group))
+        with_post = spec.post_when is None or spec.post_when(ctx)
+        post = [[fill(a, cfg) for a in argv] for argv in spec.post] if with_post else []
+        creates = [fill(p, cfg) for p in spec.creates] if with_post else []
+        remove_with = [fill(p, cfg) for p in spec.remove_with]
+    except KeyError as e:
+        raise PlanError("format %s, file %s: variable %s is required. Fix: set %s" % (
+            fmt.name, spec.path, var(e.args[0]), var(e.args[0])))
+    if not path.startswith("/"):
+        raise PlanError("format %s: %r is not an absolute path. Fix: give absolute paths" % (fmt.name, path))
+    entry = {"path": path, "mode": mode, "owner": owner, "group": group, "secret": spec.secret,
+             "dir_mode": spec.dir_mode, "post": post, "creates": creates, "remove_with": remove_with}
+    if post and spec.post_hint is not None:
+        entry["post_hint"] = spec.post_hint(var)
+    return entry
+
+
+def format_validators(fmt, cfg):
+    """A format's validators with their arguments filled (argv lists, or dicts with ``argv``)."""
+    validate = []
+    for v in fmt.validate:
+        if isinstance(v, dict):
+            validate.append(dict(v, argv=[fill(a, cfg) for a in v["argv"]]))
+        else:
+            validate.append([fill(a, cfg) for a in v])
+    return validate
+
+
+def plan(args, render):
+    """Validate the call's arguments and render every file of its formats: the plan the module applies.
+
+    ``render(template, searchpath, ours, describe)`` renders one template (the action plugin's templar);
+    every bad input is a PlanError or SettingsError, raised before anything is rendered or written."""
+    var = _var_namer(args)
+    formats = plan_formats(args["format"], var)
+    refuse_control_characters_in_args(args, formats, var)
+
+    # variables: known to at least one requested format; defaults per format
+    given = dict(args["vars"] or {})
+    precheck_formats(formats, given, args["settings"], var)
+    settings = build_settings(args["profile"], dict(args["settings"] or {}), var_prefix=args["var_prefix"] or "")
+    refuse_unknown_variables(formats, given, var)
+    secrets = dict((k, v) for k, v in (args["secrets"] or {}).items())
+    secrets_given = given_secrets(formats, secrets, var)
+    searchpath = template_searchpath(args["template_dir"], var)
+
+    files, secret_contents, validate, services, format_warnings, programs = [], {}, [], [], [], {}
+    seen_paths = {}
+    for fmt in formats:
+        cfg = format_variables(fmt, given)
+        ctx = {"settings": settings, "cfg": cfg, "secrets_given": secrets_given, "var": var,
+               "format": fmt.name, "formats": [f.name for f in formats]}
+        if fmt.check:
+            errors = fmt.check(ctx)
+            if errors:
+                raise PlanError(_errors_text(errors, var))
+        if fmt.prepare:
+            cfg.update(fmt.prepare(ctx))
+        if fmt.warn:
+            format_warnings.extend(fmt.warn(ctx))
+
+        for spec in fmt.files:
+            entry = file_entry(fmt, spec, cfg, ctx, var)
+            path = entry["path"]
+            if path in seen_paths:
+                raise PlanError("formats %s and %s both write %s" % (seen_paths[path], fmt.name, path))
+            seen_paths[path] = fmt.name
+            if spec.when is not None and not spec.when(ctx):
+                entry["state"] = "absent"
+                files.append(entry)
+                continue
+            if spec.source:
+                with open(os.path.join(PLUGINS_DIR, spec.source), "rb") as handle:
+                    content = handle.read().decode("utf-8")
+            else:
+                content = render(spec.template, searchpath, {
+                    "settings": settings, "cfg": cfg, "secrets": secrets, "mailfleet_path": path,
+                    "mailfleet_format": fmt.name,
+                    "mailfleet_managed": MANAGED % (fmt.name, spec.template),
+                }, lambda name, fmt=fmt: (var(name), name in fmt.secrets or is_secret_name(name)))
+            if spec.finalize is not None:
+                content = spec.finalize(content, ctx)
+            entry["state"] = "present"
+            if spec.secret:
+                secret_contents[path] = content
+            else:
+                entry["content"] = content
+            files.append(entry)
+        validate.extend(format_validators(fmt, cfg))
+        services.extend(dict(s) for s in fmt.services)
+        programs.update(fmt.programs)
+
+    return {"formats": [f.name for f in formats], "files": files, "secret_contents": secret_contents,
+            "validate": validate, "services": services, "programs": programs,
+            "warnings": list(settings.get("warnings") or []) + format_warnings,
+            "settings": settings}
+
+
+class ActionModule(MailfleetActionBase):
 
     TRANSFERS_FILES = False
 
-    def run(self, tmp=None, task_vars=None):
-        if task_vars is None:
-            task_vars = {}
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
+    NAME = "mailfleet.outlook.mail_config"
+    ARGUMENT_SPEC = USER_ARGUMENT_SPEC
+    FAILURES = (PlanError, SettingsError)
 
-        validation, new_args = self.validate_argument_spec(argument_spec=USER_ARGUMENT_SPEC)
-        args = validation.validated_parameters
-
-        try:
-            plan = self._plan(args, task_vars)
-        except (PlanError, SettingsError) as e:
-            result.update(failed=True, changed=False, msg=to_text(e))
-            return result
-
+    def run_validated(self, args, task_vars, result):
+        plan = self._plan(args, task_vars)
         warnings = plan["warnings"]
         if args["validate_only"]:
             result.update(changed=False, msg="inputs valid; %d file(s) rendered for %s" % (
@@ -133,13 +309,10 @@ class ActionModule(ActionBase):
             backup=args["backup"],
             reload=args["reload"],
             on_refusal=args["on_refusal"],
-            files=plan["files"],
-            secret_contents=plan["secret_contents"],
             secrets=dict((k, v) for k, v in (args["secrets"] or {}).items() if v),
-            validate=plan["validate"],
-            services=plan["services"],
-            programs=plan["programs"],
         )
+        # the plan, as the module's internal options (_-prefixed, undocumented, refused in a task)
+        module_args.update(("_" + key, plan[key]) for key in INTERNAL_OPTIONS)
         module_result = self._execute_module(module_name="mailfleet.outlook.mail_config",
                                              module_args=module_args, task_vars=task_vars)
         module_result.pop("invocation", None)
@@ -151,133 +324,8 @@ class ActionModule(ActionBase):
 
     # ------------------------------------------------------------------------------------------
     def _plan(self, args, task_vars):
-        prefix = args["var_prefix"] or ""
-
-        names = args.get("var_names") or {}
-
-        def var(name):
-            return names.get(name) or prefix + name
-
-        formats = []
-        for name in args["format"]:
-            if name not in FORMATS:
-                raise PlanError("%s=%r: not a known format. Fix: use one of %s" % (
-                    var("format"), name, ", ".join(sorted(FORMATS))))
-            if FORMATS[name] not in formats:
-                formats.append(FORMATS[name])
-        refuse_control_characters_in_args(args, formats, var)
-
-        # variables: known to at least one requested format; defaults per format
-        given = dict(args["vars"] or {})
-        for fmt in formats:
-            if fmt.precheck:
-                cfg = dict(fmt.variables)
-                cfg.update((k, v) for k, v in given.items() if k in fmt.variables and v is not None)
-                errors = fmt.precheck(cfg, dict((k, v) for k, v in (args["settings"] or {}).items() if v not in (None, "")), var)
-                if errors:
-                    raise PlanError("; ".join("%s: %s. Fix: %s" % (var(v), p, fix) for v, p, fix in errors))
-
-        settings = build_settings(args["profile"], dict(args["settings"] or {}), var_prefix=prefix)
-
-        known = set()
-        for f in formats:
-            known.update(f.variables)
-        unknown = sorted(k for k in given if k not in known)
-        if unknown:
-            raise PlanError("%s: not a variable of format(s) %s. Fix: use one of %s" % (
-                ", ".join(var(k) for k in unknown), ", ".join(f.name for f in formats),
-                ", ".join(var(k) for k in sorted(known))))
-
-        secrets = dict((k, v) for k, v in (args["secrets"] or {}).items())
-        allowed_secrets = set()
-        for f in formats:
-            allowed_secrets.update(f.secrets)
-        bad = sorted(k for k in secrets if k not in allowed_secrets)
-        if bad:
-            raise PlanError("%s: not a secret of format(s) %s. Fix: use %s" % (
-                ", ".join(var(k) for k in bad), ", ".join(f.name for f in formats),
-                ", ".join(var(k) for k in sorted(allowed_secrets)) or "no secrets"))
-        secrets_given = set(k for k, v in secrets.items() if v not in (None, ""))
-
-        searchpath = []
-        if args["template_dir"]:
-            tdir = os.path.expanduser(args["template_dir"])
-            if not os.path.isdir(tdir):
-                raise PlanError("%s=%r: not a directory on the controller. Fix: give the directory that holds "
-                                "<format>/<file>.j2 overrides" % (var("template_dir"), tdir))
-            searchpath.append(tdir)
-        searchpath.append(BUILTIN_TEMPLATES)
-
-        files, secret_contents, validate, services, format_warnings, programs = [], {}, [], [], [], {}
-        seen_paths = {}
-        for fmt in formats:
-            cfg = dict(fmt.variables)
-            cfg.update((k, v) for k, v in given.items() if k in fmt.variables and v is not None)
-            ctx = {"settings": settings, "cfg": cfg, "secrets_given": secrets_given, "var": var,
-                   "format": fmt.name, "formats": [f.name for f in formats]}
-            if fmt.check:
-                errors = fmt.check(ctx)
-                if errors:
-                    raise PlanError("; ".join("%s: %s. Fix: %s" % (var(v), p, fix) for v, p, fix in errors))
-            if fmt.prepare:
-                cfg.update(fmt.prepare(ctx))
-            if fmt.warn:
-                format_warnings.extend(fmt.warn(ctx))
-
-            for spec in fmt.files:
-                try:
-                    path = fill(spec.path, cfg)
-                    mode, owner, group = (fill(x, cfg) if x else x for x in (spec.mode, spec.owner, spec.group))
-                    with_post = spec.post_when is None or spec.post_when(ctx)
-                    post = [[fill(a, cfg) for a in argv] for argv in spec.post] if with_post else []
-                    creates = [fill(p, cfg) for p in spec.creates] if with_post else []
-                    remove_with = [fill(p, cfg) for p in spec.remove_with]
-                except KeyError as e:
-                    raise PlanError("format %s, file %s: variable %s is required. Fix: set %s" % (
-                        fmt.name, spec.path, var(e.args[0]), var(e.args[0])))
-                if not path.startswith("/"):
-                    raise PlanError("format %s: %r is not an absolute path. Fix: give absolute paths" % (fmt.name, path))
-                if path in seen_paths:
-                    raise PlanError("formats %s and %s both write %s" % (seen_paths[path], fmt.name, path))
-                seen_paths[path] = fmt.name
-                entry = {"path": path, "mode": mode, "owner": owner, "group": group, "secret": spec.secret,
-                         "dir_mode": spec.dir_mode, "post": post, "creates": creates, "remove_with": remove_with}
-                if post and spec.post_hint is not None:
-                    entry["post_hint"] = spec.post_hint(var)
-                if spec.when is not None and not spec.when(ctx):
-                    entry["state"] = "absent"
-                    files.append(entry)
-                    continue
-                if spec.source:
-                    with open(os.path.join(PLUGINS_DIR, spec.source), "rb") as handle:
-                        content = handle.read().decode("utf-8")
-                else:
-                    content = None
-                content = content if content is not None else self._render(spec.template, searchpath, task_vars, {
-                    "settings": settings, "cfg": cfg, "secrets": secrets, "mailfleet_path": path,
-                    "mailfleet_format": fmt.name,
-                    "mailfleet_managed": MANAGED % (fmt.name, spec.template),
-                }, lambda name: (var(name), name in fmt.secrets or is_secret_name(name)))
-                if spec.finalize is not None:
-                    content = spec.finalize(content, ctx)
-                entry["state"] = "present"
-                if spec.secret:
-                    secret_contents[path] = content
-                else:
-                    entry["content"] = content
-                files.append(entry)
-            for v in fmt.validate:
-                if isinstance(v, dict):
-                    validate.append(dict(v, argv=[fill(a, cfg) for a in v["argv"]]))
-                else:
-                    validate.append([fill(a, cfg) for a in v])
-            services.extend(dict(s) for s in fmt.services)
-            programs.update(fmt.programs)
-
-        return {"formats": [f.name for f in formats], "files": files, "secret_contents": secret_contents,
-                "validate": validate, "services": services, "programs": programs,
-                "warnings": list(settings.get("warnings") or []) + format_warnings,
-                "settings": settings}
+        return plan(args, lambda template, searchpath, ours, describe: self._render(
+            template, searchpath, task_vars, ours, describe))
 
     def _render(self, template, searchpath, task_vars, ours, describe):
         """Render one template; ``describe(name)`` gives (caller's variable name, is a secret) for the error of a

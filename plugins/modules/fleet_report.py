@@ -184,21 +184,22 @@ sources:
 from ansible.module_utils.basic import AnsibleModule
 
 
+# The options of a task: the action plugin validates a task's arguments with this spec (its one home).
+ARGUMENT_SPEC = dict(
+    dest=dict(type="path", required=True),
+    hosts=dict(type="list", elements="str"),
+    result_var=dict(type="str", default="reachability_result"),
+    title=dict(type="str", default="mailfleet fleet report"),
+    formats=dict(type="list", elements="str", choices=["json", "junit", "html"], default=["json", "junit", "html"]),
+    fail_on_failure=dict(type="bool", default=False),
+    merge=dict(type="list", elements="str"),
+    previous=dict(type="path"),
+    site_var=dict(type="str", default="reachability_site"),
+)
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            dest=dict(type="path", required=True),
-            hosts=dict(type="list", elements="str"),
-            result_var=dict(type="str", default="reachability_result"),
-            title=dict(type="str", default="mailfleet fleet report"),
-            formats=dict(type="list", elements="str", choices=["json", "junit", "html"], default=["json", "junit", "html"]),
-            fail_on_failure=dict(type="bool", default=False),
-            merge=dict(type="list", elements="str"),
-            previous=dict(type="path"),
-            site_var=dict(type="str", default="reachability_site"),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     module.fail_json(msg="mailfleet.outlook.fleet_report runs on the controller through its action plugin; "
                          "it cannot be run as a module on a host")
 

@@ -31,8 +31,9 @@ description:
     no hash of a secret appears in any result or diff."
   - Bad input (unknown format, missing required setting or variable, unwritable path) fails before any file
     is written.
-  - This module is run by its action plugin of the same name; the options under "set by the action plugin"
-    are internal.
+  - This module is run by its action plugin of the same name, which passes it the rendered files as internal
+    options (C(_)-prefixed, refused in a task). They are documented only because the collection's sanity tests
+    run without ignore files.
 version_added: 1.0.0
 author:
   - mailfleet engineers (@mailfleet)
@@ -123,27 +124,32 @@ options:
         the host. Used as the first task of a role so that bad input fails before any host change.
     type: bool
     default: false
-  files:
-    description: Set by the action plugin. The rendered files (path, content, mode, owner, group, secret, post steps).
+  _files:
+    description:
+      - Internal, set by the action plugin (a task that gives it fails). The rendered files (path, content, mode,
+        owner, group, secret, post steps).
     type: list
     elements: dict
-  secret_contents:
-    description: Set by the action plugin. Content of the secret files, by path.
+  _secret_contents:
+    description: Internal, set by the action plugin (a task that gives it fails). Content of the secret files, by path.
     type: dict
-  validate:
+  _validate:
     description:
-      - Set by the action plugin. Validators run after writing - argv lists, or dicts with C(argv) and C(tty)
-        (run with stderr on a pseudo-terminal, for programs that only print errors to a terminal).
+      - Internal, set by the action plugin (a task that gives it fails). Validators run after writing - argv lists,
+        or dicts with C(argv) and C(tty) (run with stderr on a pseudo-terminal, for programs that only print errors
+        to a terminal).
     type: list
     elements: raw
-  services:
-    description: Set by the action plugin. Service reload actions (name, status argv, reload argv).
+  _services:
+    description:
+      - Internal, set by the action plugin (a task that gives it fails). Service reload actions (name, status argv,
+        reload argv).
     type: list
     elements: dict
-  programs:
+  _programs:
     description:
-      - Set by the action plugin. The package that provides each program of the post steps, validators and
-        services, named when a program is missing.
+      - Internal, set by the action plugin (a task that gives it fails). The package that provides each program of
+        the post steps, validators and services, named when a program is missing.
     type: dict
 attributes:
   action:
@@ -214,6 +220,7 @@ files:
     - Every file of the call with its state, whether it changed, size and (files that are not secret) SHA-256
       of the new content; C(written_as) (the user who controls its directory, when not root), C(left_alone)
       (why it was not written) and C(backup_file) when they apply.
+    - With O(validate_only), the path, state and C(secret) of each file the call would write.
   returned: always
   type: list
   elements: dict
@@ -250,11 +257,15 @@ formats:
   returned: always
   type: list
   elements: str
-warnings_settings:
-  description: Warnings from the settings model (for example the Basic auth retirement timeline).
-  returned: when the settings have warnings
+settings_warnings:
+  description: Warnings from the settings model and the formats (for example the Basic auth retirement timeline).
+  returned: when there are warnings (always with O(validate_only))
   type: list
   elements: str
+settings:
+  description: The validated settings the templates were rendered from (secrets are not part of them).
+  returned: with O(validate_only)
+  type: dict
 """
 
 import traceback
@@ -267,21 +278,22 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             USER_ARGUMENT_SPEC,
-            files=dict(type="list", elements="dict"),
-            secret_contents=dict(type="dict", no_log=True),
-            validate=dict(type="list", elements="raw"),
-            services=dict(type="list", elements="dict"),
-            programs=dict(type="dict"),
+            # internal: set by the action plugin only (plugins/action/mail_config.py, INTERNAL_OPTIONS)
+            _files=dict(type="list", elements="dict"),
+            _secret_contents=dict(type="dict", no_log=True),
+            _validate=dict(type="list", elements="raw"),
+            _services=dict(type="list", elements="dict"),
+            _programs=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    if p["files"] is None:
+    if p["_files"] is None:
         module.fail_json(msg="mail_config must run through its action plugin (files were not rendered)")
 
     files = []
-    secret_contents = p["secret_contents"] or {}
-    for spec in p["files"]:
+    secret_contents = p["_secret_contents"] or {}
+    for spec in p["_files"]:
         spec = dict(spec)
         if spec.get("secret") and spec.get("state", "present") == "present":
             if spec["path"] not in secret_contents:
@@ -294,8 +306,8 @@ def main():
 
     try:
         result = apply_plan(files, run, root=p["root"], check_mode=module.check_mode, backup=p["backup"],
-                            validate=p["validate"], services=p["services"], run_services=p["reload"],
-                            programs=p["programs"], on_refusal=p["on_refusal"])
+                            validate=p["_validate"], services=p["_services"], run_services=p["reload"],
+                            programs=p["_programs"], on_refusal=p["on_refusal"])
     except ApplyError as e:
         module.fail_json(msg=e.msg, rolled_back=e.rolled_back, validator_output=e.output or "")
     except Exception as e:  # pragma: no cover - unexpected

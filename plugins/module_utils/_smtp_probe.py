@@ -105,7 +105,6 @@ _OLD_TLS_REASONS = frozenset((
     "UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION", "NO_PROTOCOLS_AVAILABLE", "VERSION_TOO_LOW",
     "TLSV1_ALERT_INSUFFICIENT_SECURITY",
 ))
-# X.509 verification codes (OpenSSL).
 _VERSION_NAMES = {"1.0": "TLSv1", "1.1": "TLSv1.1", "1.2": "TLSv1.2", "1.3": "TLSv1.3"}
 _VERSION_RANK = {"SSLv3": 0, "TLSv1": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
 _X509_EXPIRED = (10,)          # certificate has expired

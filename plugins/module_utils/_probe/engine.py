@@ -554,7 +554,6 @@ class EndpointProbe:
         raise ProbeError("tls_handshake_failed", detail)
 
 
-
 def probe_endpoint(endpoint, opts, redactor=None):
     """Probe one (normalized) endpoint with normalized options; never raises."""
     redactor = redactor or Redactor(secrets_of(opts, [endpoint]))

@@ -76,7 +76,6 @@ def _valid_domain(name):
     return bool(_DOMAIN_RE.fullmatch(name))  # fullmatch: "$" would accept a trailing newline (EHLO injection)
 
 
-
 def build_test_message(sender, recipients, subject, ehlo_name, endpoint_name):
     """The test message: Date, Message-ID, From, To, Subject, and a body saying what it is."""
     msg = EmailMessage(policy=email.policy.SMTP)

@@ -29,7 +29,6 @@ import time
 import warnings
 
 
-
 # OpenSSL reasons (SSLError.reason) that mean "the peer does not speak TLS here".
 _NOT_TLS_REASONS = frozenset((
     "WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST",
@@ -50,7 +49,6 @@ _CERT_NAME_KEYS = {
     "commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU", "countryName": "C",
     "localityName": "L", "stateOrProvinceName": "ST", "emailAddress": "emailAddress",
 }
-
 
 
 def make_tls_context(validate_certs=True, ca_path=None, min_tls_version="1.2", max_tls_version=None):

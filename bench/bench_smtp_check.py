@@ -37,7 +37,7 @@ ensure_collection_link()
 
 from mailfleet_lab.pytest_plugin import LabHandle  # noqa: E402
 
-from ansible_collections.mailfleet.outlook.plugins.module_utils._smtp_probe import probe_endpoints  # noqa: E402
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.engine import probe_endpoints  # noqa: E402
 
 # 2 black holes + 8 answering endpoints of the lab
 LISTENERS = ["submission", "tarpit", "connector", "no_starttls", "cert_expired", "tarpit", "cert_wrong_host",

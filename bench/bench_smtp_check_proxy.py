@@ -38,7 +38,7 @@ ensure_collection_link()
 
 from mailfleet_lab.pytest_plugin import LabHandle  # noqa: E402
 
-from ansible_collections.mailfleet.outlook.plugins.module_utils._smtp_probe import (  # noqa: E402
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.engine import (  # noqa: E402
     normalize_endpoint,
     normalize_options,
     probe_endpoint,

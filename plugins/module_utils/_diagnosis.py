@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The diagnosis vocabulary of smtp_check, and the table of Microsoft's SMTP answers.
 
-One home for both: the probe engine (``_smtp_probe``) classifies every failure into one of ``CODES``,
+One home for both: the probe engine (``_probe.engine``) classifies every failure into one of ``CODES``,
 and the fleet report reuses ``CODES`` / ``diagnosis()`` / ``classify_reply()`` to explain results.
 
 - ``CODES``: code -> (message, hint).  The vocabulary is fixed; ``smtp_check``'s RETURN documents it.

@@ -507,7 +507,8 @@ endpoints:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import SettingsError, build_settings
-from ansible_collections.mailfleet.outlook.plugins.module_utils._smtp_probe import TokenSource, probe_endpoints
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.engine import probe_endpoints
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.options import TokenSource
 
 # The probe engine's option name -> this module's parameter (the collection's one name per concept, doc fragment
 # mailfleet.outlook.tls; the engine keeps its own names).

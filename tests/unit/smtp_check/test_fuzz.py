@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import smtpcheck_fakes as fakes
 from ansible_collections.mailfleet.outlook.plugins.module_utils import _diagnosis as diag
-from ansible_collections.mailfleet.outlook.plugins.module_utils import _smtp_probe as probe
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe import engine as probe
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.core_independent]
 

@@ -5,7 +5,8 @@ import base64
 import pytest
 
 import smtpcheck_fakes as fakes
-from ansible_collections.mailfleet.outlook.plugins.module_utils import _smtp_probe as probe
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe import engine as probe
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe import sasl
 from ansible_collections.mailfleet.outlook.plugins.module_utils._probe import mailbox
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
@@ -28,7 +29,7 @@ def code(result):
 
 def assert_clean(result):
     text = repr(result)
-    for secret in (CANARY_PASSWORD, CANARY_TOKEN, probe.xoauth2_string(USER, CANARY_TOKEN)):
+    for secret in (CANARY_PASSWORD, CANARY_TOKEN, sasl.xoauth2_string(USER, CANARY_TOKEN)):
         assert secret not in text
 
 
@@ -69,7 +70,7 @@ def test_imap_xoauth2_with_sasl_ir(fake, certs):
     server = fake(fakes.imap_server(certs.good, answers={"AUTHENTICATE": "OK AUTHENTICATE completed."}))
     res = run(server, "imap", {"oauth2_token": CANARY_TOKEN}, ca_path=certs.ca_file)
     assert res["ok"] and res["auth_mechanism"] == "XOAUTH2"
-    assert "L1 AUTHENTICATE XOAUTH2 %s" % probe.xoauth2_string(USER, CANARY_TOKEN) in server.log
+    assert "L1 AUTHENTICATE XOAUTH2 %s" % sasl.xoauth2_string(USER, CANARY_TOKEN) in server.log
     assert_clean(res)
 
 
@@ -78,7 +79,7 @@ def test_imap_xoauth2_after_a_continuation_without_sasl_ir(fake, certs):
     res = run(server, "imap", {"oauth2_token": CANARY_TOKEN}, ca_path=certs.ca_file)
     assert res["ok"], res["diagnosis"]
     assert "L1 AUTHENTICATE XOAUTH2" in server.log
-    assert probe.xoauth2_string(USER, CANARY_TOKEN) in server.log
+    assert sasl.xoauth2_string(USER, CANARY_TOKEN) in server.log
 
 
 def test_imap_xoauth2_refused_with_an_error_challenge(fake, certs):
@@ -168,7 +169,7 @@ def test_pop_xoauth2_two_steps(fake, certs):
     server = fake(fakes.pop_server(certs.good, answers=answers))
     res = run(server, "pop", {"oauth2_token": CANARY_TOKEN, "open_mailbox": True}, ca_path=certs.ca_file)
     assert res["ok"] and res["auth_mechanism"] == "XOAUTH2" and res["mailbox"]["messages"] == 0
-    assert "AUTH XOAUTH2" in server.log and probe.xoauth2_string(USER, CANARY_TOKEN) in server.log
+    assert "AUTH XOAUTH2" in server.log and sasl.xoauth2_string(USER, CANARY_TOKEN) in server.log
     assert_clean(res)
 
 

@@ -11,7 +11,8 @@ import pytest
 import smtpcheck_fakes as fakes
 from mailfleet_testing import black_hole_port
 from ansible_collections.mailfleet.outlook.plugins.module_utils import _diagnosis as diag
-from ansible_collections.mailfleet.outlook.plugins.module_utils import _smtp_probe as probe
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe import engine as probe
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe import options as probe_options
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]
 
@@ -462,7 +463,7 @@ def test_network_unreachable_in_an_empty_netns():
     """In a fresh network namespace even loopback is down: connect gives ENETUNREACH."""
     script = (
         "import json,sys;"
-        "from ansible_collections.mailfleet.outlook.plugins.module_utils import _smtp_probe as p;"
+        "from ansible_collections.mailfleet.outlook.plugins.module_utils._probe import engine as p;"
         "r=p.probe_endpoints([dict(host='127.0.0.1',port=25)],dict(timeout=3,ehlo_name='x.test'))[0];"
         "print(json.dumps(r))"
     )
@@ -569,11 +570,11 @@ def test_default_ehlo_name_from_hosts_file(tmp_path, monkeypatch):
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 localhost\n127.0.1.1 web1.example.test web1  # comment\n")
     monkeypatch.setattr(socket, "gethostname", lambda: "web1")
-    assert probe.default_ehlo_name(str(hosts), str(tmp_path / "none")) == "web1.example.test"
+    assert probe_options.default_ehlo_name(str(hosts), str(tmp_path / "none")) == "web1.example.test"
     monkeypatch.setattr(socket, "gethostname", lambda: "db.example.test")
-    assert probe.default_ehlo_name(str(hosts)) == "db.example.test"
+    assert probe_options.default_ehlo_name(str(hosts)) == "db.example.test"
     monkeypatch.setattr(socket, "gethostname", lambda: "")
-    assert probe.default_ehlo_name(str(hosts), str(tmp_path / "none")) == "localhost.localdomain"
+    assert probe_options.default_ehlo_name(str(hosts), str(tmp_path / "none")) == "localhost.localdomain"
 
 
 def test_default_ehlo_name_does_not_use_getfqdn(monkeypatch):
@@ -582,12 +583,12 @@ def test_default_ehlo_name_does_not_use_getfqdn(monkeypatch):
 
     monkeypatch.setattr(socket, "getfqdn", boom)
     monkeypatch.setattr(socket, "gethostbyaddr", boom)
-    assert probe.default_ehlo_name()
+    assert probe_options.default_ehlo_name()
 
 
 def test_dot_stuffing():
-    assert probe.dot_stuff(b"a\r\n.b\r\n..c\r\n") == b"a\r\n..b\r\n...c\r\n.\r\n"
-    assert probe.dot_stuff(b"a\nb") == b"a\r\nb\r\n.\r\n"
+    assert probe_options.dot_stuff(b"a\r\n.b\r\n..c\r\n") == b"a\r\n..b\r\n...c\r\n.\r\n"
+    assert probe_options.dot_stuff(b"a\nb") == b"a\r\nb\r\n.\r\n"
 
 
 def test_redactor_scrubs_nested_values():

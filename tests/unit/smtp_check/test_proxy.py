@@ -8,7 +8,7 @@ import pytest
 import proxy_fakes
 import smtpcheck_fakes as fakes
 from mailfleet_testing import black_hole_port
-from ansible_collections.mailfleet.outlook.plugins.module_utils import _smtp_probe as probe
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe import engine as probe
 from ansible_collections.mailfleet.outlook.plugins.module_utils._probe import proxy
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.core_independent]

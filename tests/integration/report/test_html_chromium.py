@@ -23,7 +23,6 @@ REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))  # tests/integratio
 OUTPUT = os.path.join(REPO, "tests", "output", "report")
 
 
-
 @pytest.fixture
 def sample():
     """Six hosts: ok, ISP block (timeout), refused, bad certificate, unreachable by Ansible, never ran."""

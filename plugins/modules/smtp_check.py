@@ -506,111 +506,10 @@ endpoints:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import SettingsError, build_settings
 from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.engine import probe_endpoints
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.module_args import (
+    ENGINE_OPTIONS, argument_spec, endpoints_to_probe, profile_settings)
 from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.options import TokenSource
-
-# The probe engine's option name -> this module's parameter (the collection's one name per concept, doc fragment
-# mailfleet.outlook.tls; the engine keeps its own names).
-ENGINE_OPTIONS = {"timeout": "timeout", "validate_certs": "validate_certs", "ca_path": "ca_file",
-                  "min_tls_version": "tls_min_version", "max_tls_version": "tls_max_version", "ehlo_name": "ehlo_name",
-                  "address_family": "address_family", "cert_expiry_warn_days": "cert_expiry_warn_days",
-                  "proxy": "proxy", "proxy_password": "proxy_password"}
-
-
-def argument_spec():
-    return dict(
-        endpoints=dict(type="list", elements="dict", options=dict(
-            name=dict(type="str"),
-            host=dict(type="str", required=True),
-            port=dict(type="int", required=True),
-            security=dict(type="str", choices=["starttls", "tls", "none"]),
-            protocol=dict(type="str", choices=["smtp", "imap", "pop"], default="smtp"),
-            proxy=dict(type="str"),
-            proxy_password=dict(type="str", no_log=True),
-            auth=dict(type="bool", default=True),
-        )),
-        host=dict(type="str"),
-        port=dict(type="int"),
-        security=dict(type="str", choices=["starttls", "tls", "none"], default="starttls"),
-        profile=dict(type="str"),
-        profile_overrides=dict(type="dict"),
-        include_incoming=dict(type="bool", default=False),
-        timeout=dict(type="float", default=10),
-        validate_certs=dict(type="bool", default=True),
-        ca_file=dict(type="path", aliases=["ca_path"]),
-        tls_min_version=dict(type="str", choices=["1.0", "1.1", "1.2", "1.3"], aliases=["min_tls_version"]),
-        tls_max_version=dict(type="str", choices=["1.0", "1.1", "1.2", "1.3"], aliases=["max_tls_version"]),
-        ehlo_name=dict(type="str"),
-        address_family=dict(type="str", choices=["any", "ipv4", "ipv6"], default="any"),
-        proxy=dict(type="str"),
-        proxy_password=dict(type="str", no_log=True),
-        auth=dict(type="dict", options=dict(
-            username=dict(type="str"),
-            password=dict(type="str", no_log=True),
-            oauth2_token=dict(type="str", no_log=True),
-            oauth2=dict(type="dict", options=dict(
-                tenant=dict(type="str"),
-                client_id=dict(type="str", required=True),
-                client_secret=dict(type="str", no_log=True),
-                client_certificate=dict(type="path"),
-                client_key=dict(type="path", no_log=False),
-                token_url=dict(type="str", no_log=False),
-                scope=dict(type="str"),
-                ca_file=dict(type="path", aliases=["ca_path"]),
-            ), required_one_of=[["client_secret", "client_certificate"]],
-                mutually_exclusive=[["client_secret", "client_certificate"]],
-                required_together=[["client_certificate", "client_key"]]),
-            mechanism=dict(type="str", choices=["auto", "login", "plain", "xoauth2"], default="auto"),
-            allow_plaintext=dict(type="bool", default=False),
-            open_mailbox=dict(type="bool", default=False),
-        ), mutually_exclusive=[["password", "oauth2_token", "oauth2"]]),
-        send=dict(type="dict", options=dict(
-            sender=dict(type="str"),
-            recipients=dict(type="list", elements="str"),
-            subject=dict(type="str", default="mailfleet test message"),
-        )),
-        cert_expiry_warn_days=dict(type="int", default=21),
-        fail_on_error=dict(type="bool", default=True),
-    )
-
-
-def _profile_settings(module):
-    """build_settings for the profile (or microsoft365 for token URLs); fail with the settings error text."""
-    params = module.params
-    overrides = dict(params.get("profile_overrides") or {})
-    auth = params.get("auth") or {}
-    oauth2 = auth.get("oauth2") or {}
-    if oauth2.get("tenant") and "tenant" not in overrides:
-        overrides["tenant"] = oauth2["tenant"]
-    if oauth2.get("client_id") and "client_id" not in overrides:
-        overrides["client_id"] = oauth2["client_id"]
-    try:
-        return build_settings(params.get("profile") or "microsoft365", overrides)
-    except SettingsError as err:
-        module.fail_json(msg="profile %s: %s" % (params.get("profile") or "microsoft365", err))
-
-
-def _endpoints(module, settings):
-    params = module.params
-    if params.get("endpoints"):
-        return [dict((k, v) for k, v in ep.items() if v is not None) for ep in params["endpoints"]]
-    if params.get("host"):
-        return [{"name": "%s:%s" % (params["host"], params["port"]), "host": params["host"], "port": params["port"],
-                 "security": params["security"], "protocol": "smtp"}]
-    eps = []
-    profile = params["profile"]
-    kinds = ("smtp", "imap", "pop") if params["include_incoming"] else ("smtp",)
-    for kind in kinds:
-        endpoint = settings.get(kind)
-        if not endpoint or not endpoint.get("host"):
-            if kind == "smtp":
-                module.fail_json(msg="profile %s has no SMTP host: give profile_overrides.smtp_host" % profile)
-            continue
-        eps.append({"name": "%s %s" % (profile, "submission" if kind == "smtp" else kind), "host": endpoint["host"],
-                    "port": endpoint["port"], "security": endpoint["security"], "protocol": kind})
-    return eps
-
 
 def main():
     module = AnsibleModule(
@@ -625,7 +524,10 @@ def main():
     settings = None
     auth_params = params.get("auth") or {}
     if params.get("profile") or auth_params.get("oauth2"):
-        settings = _profile_settings(module)
+        try:
+            settings = profile_settings(params)
+        except ValueError as err:
+            module.fail_json(msg=str(err))
     from_profile = settings if params.get("profile") else None
 
     options = dict((key, params.get(param)) for key, param in ENGINE_OPTIONS.items())
@@ -668,7 +570,7 @@ def main():
         options["send"] = dict((k, v) for k, v in params["send"].items() if v is not None)
 
     try:
-        results = probe_endpoints(_endpoints(module, settings), options)
+        results = probe_endpoints(endpoints_to_probe(params, settings), options)
     except ValueError as err:
         module.fail_json(msg=str(err))
     if token_source is not None and token_source.token:

@@ -32,10 +32,8 @@ sys.path.insert(0, str(REPO_ROOT / "tests" / "unit" / "smtp_check"))
 import smtpcheck_fakes as fakes  # noqa: E402  (shared fake servers of the smtp_check tests)
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils import _oauth2 as oauth2  # noqa: E402
-from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.engine import (  # noqa: E402
-    TokenSource,
-    probe_endpoints,
-)
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.engine import probe_endpoints  # noqa: E402
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.options import TokenSource  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 

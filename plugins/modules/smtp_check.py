@@ -511,6 +511,7 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.module_ar
     ENGINE_OPTIONS, argument_spec, endpoints_to_probe, profile_settings)
 from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.options import TokenSource
 
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),

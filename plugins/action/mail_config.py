@@ -28,7 +28,8 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import
     refuse_control_characters,
 )
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._action import ActionError, MailfleetActionBase
-from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import FORMATS, fill
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._format_model import fill
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import FORMATS
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._quote import Unrepresentable
 
 try:  # ansible-core >= 2.19 (data tagging): template text must be marked trusted explicitly

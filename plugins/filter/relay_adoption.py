@@ -50,7 +50,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._senders._adopt import to_yaml
 from ansible_collections.mailfleet.outlook.plugins.module_utils._senders._verdict import VERDICTS
-from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import FORMATS, fill
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._format_model import fill
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import FORMATS
 
 SYSTEM_PROGRAMS = ("postfix", "exim4", "nullmailer", "dma", "opensmtpd", "msmtp")
 RELAY_FORMATS = ("postfix_relay", "msmtp_relay")

@@ -19,8 +19,7 @@ import re
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.proxy import parse_proxy
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import is_email, is_hostname
-# fill is imported from here by the action plugin and the relay_adoption filter
-from ansible_collections.mailfleet.outlook.plugins.plugin_utils._format_model import File, Format, fill, program_file  # noqa: F401  pylint: disable=unused-import
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._format_model import File, Format, program_file
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils._quote import Unrepresentable, postfix_map
 
 # ---------------------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from ansible_collections.mailfleet.outlook.plugins.module_utils import _client_f
 from ansible_collections.mailfleet.outlook.plugins.module_utils._senders import _msmtp
 from ansible_collections.mailfleet.outlook.plugins.modules import client_precheck
 from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _client
-from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import FORMATS, fill
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._format_model import fill
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import FORMATS
 
 PLACEHOLDERS = {"thunderbird_profile": ".thunderbird/abcd.default-release", "evolution_account_uid": "a",
                 "evolution_identity_uid": "i", "evolution_transport_uid": "t"}

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.mailfleet.outlook.plugins.action import mail_config as mc
-from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import FORMATS, File, Format
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._format_model import File, Format
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils._formats import FORMATS
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -17,8 +17,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.module_utils.errors import UnsupportedError
+from ansible.module_utils.errors import ArgumentTypeError, UnsupportedError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
@@ -32,6 +34,30 @@ def internal_options(args):
     return sorted(to_text(k) for k in (args or {}) if to_text(k).startswith("_"))
 
 
+_TYPE_ERROR = re.compile(r"^argument '([^']+)' is of type ")
+
+
+def _problem(error, argument_spec, args):
+    """The message of one validation error, naming the value where ansible-core does not.
+
+    ansible-core's type errors name the value only when Python's conversion message does (2.16 says "<class 'str'>
+    cannot be converted to an int"): the given value of a top-level option is added, or, for a ``no_log`` option,
+    masked wherever the conversion message quoted it."""
+    text = to_text(error)
+    if isinstance(error, UnsupportedError):
+        return "unsupported option(s) %s" % text
+    match = _TYPE_ERROR.match(text) if isinstance(error, ArgumentTypeError) else None
+    if match and " found in '" not in text and match.group(1) in args:
+        name = match.group(1)
+        given = to_text(args[name])
+        if argument_spec.get(name, {}).get("no_log"):
+            if given:
+                text = text.replace(given, "********")
+        elif given not in text:
+            text += " (got: %s)" % to_text(repr(args[name]))
+    return text
+
+
 def validate_arguments(name, argument_spec, args):
     """(validated parameters, None) or (None, message): the message names each bad option and value and says
     the fix. ``_``-prefixed options are refused before the spec is looked at."""
@@ -39,10 +65,10 @@ def validate_arguments(name, argument_spec, args):
     if internal:
         return None, ("%s: %s: set by the action plugin for its module, not by a task. Fix: remove %s from the "
                       "task" % (name, ", ".join(internal), "it" if len(internal) == 1 else "them"))
-    validation = ArgumentSpecValidator(argument_spec).validate(dict(args or {}))
+    args = dict(args or {})
+    validation = ArgumentSpecValidator(argument_spec).validate(args)
     if validation.error_messages:
-        problems = [("unsupported option(s) %s" % to_text(e) if isinstance(e, UnsupportedError) else to_text(e))
-                    for e in validation.errors]
+        problems = [_problem(e, argument_spec, args) for e in validation.errors]
         return None, ("%s: invalid arguments: %s. Fix: give only the documented options, each a value of its "
                       "type and choices (ansible-doc %s lists them)" % (name, "; ".join(problems), name))
     return validation.validated_parameters, None

@@ -19,7 +19,7 @@ from ansible_collections.mailfleet.outlook.plugins.plugin_utils._action import (
 pytestmark = pytest.mark.timeout(30)
 
 SPEC = dict(dest=dict(type="path", required=True), count=dict(type="int", default=3),
-            kind=dict(type="str", choices=["a", "b"], default="a"))
+            kind=dict(type="str", choices=["a", "b"], default="a"), pin=dict(type="int", no_log=True))
 
 
 class Sample(MailfleetActionBase):
@@ -44,7 +44,7 @@ def run(action_class, args, task_vars=None):
 def test_valid_arguments_get_their_defaults_and_types():
     action, result = run(Sample, {"dest": "/tmp/x", "count": "5"})
     assert result == {"changed": False, "ok": True}
-    assert action.seen == {"dest": "/tmp/x", "count": 5, "kind": "a"}
+    assert action.seen == {"dest": "/tmp/x", "count": 5, "kind": "a", "pin": None}
 
 
 @pytest.mark.parametrize("args, words", [
@@ -52,6 +52,7 @@ def test_valid_arguments_get_their_defaults_and_types():
     ({"dest": "/x", "kind": "c"}, ["kind", "a, b", "got: c"]),
     ({"dest": "/x", "count": "many"}, ["count", "many", "int"]),
     ({"dest": "/x", "colour": "red"}, ["unsupported option(s) colour"]),
+    ({"dest": "/x", "count": ["x"]}, ["count", "['x']", "int"]),
 ])
 def test_bad_arguments_name_option_value_and_fix(args, words):
     _action, result = run(Sample, args)
@@ -61,6 +62,13 @@ def test_bad_arguments_name_option_value_and_fix(args, words):
     assert "Fix: " in msg and "ansible-doc mailfleet.outlook.sample" in msg
     for word in words:
         assert word in msg, msg
+
+
+def test_a_no_log_value_is_never_quoted_back():
+    _action, result = run(Sample, {"dest": "/x", "pin": "canary-7f3a"})
+    assert result["failed"] is True
+    assert "pin" in result["msg"] and "int" in result["msg"]
+    assert "canary-7f3a" not in result["msg"], result["msg"]
 
 
 def test_internal_options_are_refused_before_the_spec():

@@ -10,6 +10,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.channel import (
+    ADDRESS_FAMILIES,
+    MECHANISMS,
+    PROTOCOLS,
+    SECURITY_MODES,
+    TLS_VERSIONS,
+)
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import SettingsError, build_settings
 
 # The probe engine's option name -> this module's parameter (the collection's one name per concept, doc fragment
@@ -21,31 +28,34 @@ ENGINE_OPTIONS = {"timeout": "timeout", "validate_certs": "validate_certs", "ca_
 
 
 def argument_spec():
-    """The smtp_check module's argument spec (its DOCUMENTATION describes each option)."""
+    """The smtp_check module's argument spec (its DOCUMENTATION describes each option).
+
+    It enforces what it can express (types, choices from the probe's constants in ``_probe/channel``, required and
+    mutually exclusive options); the engine's ``normalize_options``/``normalize_endpoint`` check only the rest."""
     return dict(
         endpoints=dict(type="list", elements="dict", options=dict(
             name=dict(type="str"),
             host=dict(type="str", required=True),
             port=dict(type="int", required=True),
-            security=dict(type="str", choices=["starttls", "tls", "none"]),
-            protocol=dict(type="str", choices=["smtp", "imap", "pop"], default="smtp"),
+            security=dict(type="str", choices=list(SECURITY_MODES)),
+            protocol=dict(type="str", choices=list(PROTOCOLS), default="smtp"),
             proxy=dict(type="str"),
             proxy_password=dict(type="str", no_log=True),
             auth=dict(type="bool", default=True),
         )),
         host=dict(type="str"),
         port=dict(type="int"),
-        security=dict(type="str", choices=["starttls", "tls", "none"], default="starttls"),
+        security=dict(type="str", choices=list(SECURITY_MODES), default="starttls"),
         profile=dict(type="str"),
         profile_overrides=dict(type="dict"),
         include_incoming=dict(type="bool", default=False),
         timeout=dict(type="float", default=10),
         validate_certs=dict(type="bool", default=True),
         ca_file=dict(type="path", aliases=["ca_path"]),
-        tls_min_version=dict(type="str", choices=["1.0", "1.1", "1.2", "1.3"], aliases=["min_tls_version"]),
-        tls_max_version=dict(type="str", choices=["1.0", "1.1", "1.2", "1.3"], aliases=["max_tls_version"]),
+        tls_min_version=dict(type="str", choices=list(TLS_VERSIONS), aliases=["min_tls_version"]),
+        tls_max_version=dict(type="str", choices=list(TLS_VERSIONS), aliases=["max_tls_version"]),
         ehlo_name=dict(type="str"),
-        address_family=dict(type="str", choices=["any", "ipv4", "ipv6"], default="any"),
+        address_family=dict(type="str", choices=sorted(ADDRESS_FAMILIES), default="any"),
         proxy=dict(type="str"),
         proxy_password=dict(type="str", no_log=True),
         auth=dict(type="dict", options=dict(
@@ -64,7 +74,7 @@ def argument_spec():
             ), required_one_of=[["client_secret", "client_certificate"]],
                 mutually_exclusive=[["client_secret", "client_certificate"]],
                 required_together=[["client_certificate", "client_key"]]),
-            mechanism=dict(type="str", choices=["auto", "login", "plain", "xoauth2"], default="auto"),
+            mechanism=dict(type="str", choices=list(MECHANISMS), default="auto"),
             allow_plaintext=dict(type="bool", default=False),
             open_mailbox=dict(type="bool", default=False),
         ), mutually_exclusive=[["password", "oauth2_token", "oauth2"]]),

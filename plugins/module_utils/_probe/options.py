@@ -27,13 +27,7 @@ from email.message import EmailMessage
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._oauth2 import OAuth2Error, fetch_token, secret_pattern
 from ansible_collections.mailfleet.outlook.plugins.module_utils._probe import proxy
-from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.channel import (
-    ADDRESS_FAMILIES,
-    MECHANISMS,
-    PROTOCOLS,
-    SECURITY_MODES,
-    TLS_VERSIONS,
-)
+from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.channel import TLS_VERSIONS
 from ansible_collections.mailfleet.outlook.plugins.module_utils._probe.sasl import b64 as _b64
 
 
@@ -218,22 +212,23 @@ DEFAULTS = {
 
 
 def normalize_options(options):
-    """Fill defaults and check option consistency; raises ValueError with a readable message."""
+    """Fill defaults and check what the module's argument spec cannot express; raises ValueError with a readable
+    message.
+
+    ``options`` are the module's parameters as its argument spec (``module_args.argument_spec``) validated them:
+    types, choices (TLS versions, address family, mechanism) and mutually exclusive secrets are not checked again
+    here. What is checked: a positive timeout, max TLS version not below min, a syntactically valid EHLO name, a
+    username without spaces or control characters, a secret that fits the mechanism, plain send addresses and a
+    one-line subject."""
     opts = dict(DEFAULTS)
     opts.update(dict((k, v) for k, v in (options or {}).items() if v is not None))
     opts["proxy"] = proxy.parse_proxy(opts["proxy"], opts.pop("proxy_password"))
     opts["timeout"] = float(opts["timeout"])
     if not opts["timeout"] > 0:  # pylint: disable=unnecessary-negation  # "not >" also rejects NaN
         raise ValueError("timeout must be a positive number of seconds, got %r" % (options.get("timeout"),))
-    if opts["min_tls_version"] not in TLS_VERSIONS:
-        raise ValueError("min_tls_version must be one of %s, got %r" % (", ".join(TLS_VERSIONS), opts["min_tls_version"]))
-    if opts["max_tls_version"] is not None:
-        if opts["max_tls_version"] not in TLS_VERSIONS:
-            raise ValueError("max_tls_version must be one of %s, got %r" % (", ".join(TLS_VERSIONS), opts["max_tls_version"]))
-        if TLS_VERSIONS.index(opts["max_tls_version"]) < TLS_VERSIONS.index(opts["min_tls_version"]):
-            raise ValueError("max_tls_version %s is below min_tls_version %s" % (opts["max_tls_version"], opts["min_tls_version"]))
-    if opts["address_family"] not in ADDRESS_FAMILIES:
-        raise ValueError("address_family must be one of any, ipv4, ipv6, got %r" % (opts["address_family"],))
+    if opts["max_tls_version"] is not None and \
+            TLS_VERSIONS.index(opts["max_tls_version"]) < TLS_VERSIONS.index(opts["min_tls_version"]):
+        raise ValueError("max_tls_version %s is below min_tls_version %s" % (opts["max_tls_version"], opts["min_tls_version"]))
     if not opts["ehlo_name"]:
         opts["ehlo_name"] = default_ehlo_name()
     elif not (_valid_domain(opts["ehlo_name"]) or re.fullmatch(r"\[[0-9A-Fa-f:.Iv]+\]", opts["ehlo_name"])):
@@ -241,10 +236,7 @@ def normalize_options(options):
     auth = opts.get("auth")
     if auth:
         auth = dict(auth)
-        auth.setdefault("mechanism", "auto")
-        auth["mechanism"] = (auth.get("mechanism") or "auto").lower()
-        if auth["mechanism"] not in MECHANISMS:
-            raise ValueError("auth.mechanism must be one of %s, got %r" % (", ".join(MECHANISMS), auth["mechanism"]))
+        auth["mechanism"] = auth.get("mechanism") or "auto"
         if not auth.get("username"):
             raise ValueError("auth.username is required for AUTH (the full mailbox address)")
         if any(ord(ch) < 32 or ord(ch) == 127 or ch == " " for ch in auth["username"]):
@@ -254,10 +246,6 @@ def normalize_options(options):
                           auth.get("token_source") is not None))
         if not has_secret:
             raise ValueError("auth needs password, oauth2_token or oauth2 (client credentials)")
-        if auth.get("password") and auth.get("oauth2_token"):
-            raise ValueError("auth takes password or oauth2_token, not both")
-        if auth.get("token_source") is not None and (auth.get("password") or auth.get("oauth2_token")):
-            raise ValueError("auth takes oauth2 (client credentials) or password or oauth2_token, not two of them")
         if auth["mechanism"] == "xoauth2" and auth.get("password"):
             raise ValueError("auth.mechanism xoauth2 needs oauth2_token or oauth2, not password")
         if auth["mechanism"] in ("login", "plain") and not auth.get("password"):
@@ -286,6 +274,8 @@ def normalize_options(options):
 def normalize_endpoint(endpoint, index=0, opts=None):
     """Check one endpoint dict; fill name, protocol and security defaults, its proxy and whether it logs in.
 
+    Its protocol and security are the argument spec's choices (or the catalog's), not checked again here.
+
     ``proxy``: the endpoint's own proxy URL (with its ``proxy_password``), ``direct`` for none, or absent for the
     call's (``opts["proxy"]``, already parsed). ``auth``: false skips the login on this endpoint.
     """
@@ -298,14 +288,9 @@ def normalize_endpoint(endpoint, index=0, opts=None):
         raise ValueError("endpoint %s: port must be a number, got %r" % (ep.get("host"), ep.get("port")))
     if not 0 < ep["port"] < 65536:
         raise ValueError("endpoint %s: port %d is out of range" % (ep["host"], ep["port"]))
-    ep["protocol"] = (ep.get("protocol") or "smtp").lower()
-    if ep["protocol"] not in PROTOCOLS:
-        raise ValueError("endpoint %s: protocol must be one of smtp, imap, pop, got %r" % (ep["host"], ep["protocol"]))
+    ep["protocol"] = ep.get("protocol") or "smtp"
     if not ep.get("security"):
         ep["security"] = "starttls" if ep["protocol"] == "smtp" else "tls"
-    ep["security"] = ep["security"].lower()
-    if ep["security"] not in SECURITY_MODES:
-        raise ValueError("endpoint %s: security must be one of starttls, tls, none, got %r" % (ep["host"], ep["security"]))
     if not ep.get("name"):
         ep["name"] = "%s:%d" % (ep["host"], ep["port"])
     password = ep.pop("proxy_password", None)

@@ -34,6 +34,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+from collections import namedtuple
 
 from ansible_collections.mailfleet.outlook.plugins.module_utils._apply_files import (
     ApplyError, FileEntry, by_owner, expand_dest)
@@ -59,6 +60,14 @@ USER_ARGUMENT_SPEC = dict(
     validate_only=dict(type="bool", default=False),
     on_refusal=dict(type="str", default="fail", choices=["fail", "skip"]),
 )
+
+
+class Step(namedtuple("Step", "kind argv entry tty")):
+    """A program ``apply_plan`` runs once the files are written: a ``post step`` of the file ``entry`` (postmap ...)
+    or a ``validator`` (``entry`` None; ``tty``: it runs on a pseudo-terminal, for validators that need one).
+    ``argv`` as shown in results; the program is located before anything is written."""
+
+    __slots__ = ()
 
 
 def apply_plan(files, run_command, root="/", check_mode=False, backup=False, validate=None,
@@ -138,9 +147,9 @@ def _apply_entries(entries, run_command, root, check_mode, backup, validate, ser
     post_needed = [e for e in entries if not e.left_alone and e.needs_post()]
     validators = []
     for v in (validate or []):
-        tty = isinstance(v, dict) and v.get("tty")
         argv = v["argv"] if isinstance(v, dict) else v
-        validators.append((tty, [expand_dest(a, "", root) for a in argv]))
+        validators.append(Step("validator", [expand_dest(a, "", root) for a in argv], None,
+                               bool(isinstance(v, dict) and v.get("tty"))))
     wanted_services = [svc for svc in (services or []) if run_services] if live else []
     located, missing = locate_programs(post_needed, validators if live else [], wanted_services, programs, which)
     if missing and live and (changed or post_needed) and not check_mode:
@@ -197,23 +206,19 @@ def _apply_entries(entries, run_command, root, check_mode, backup, validate, ser
                   changed_files=[e.path for e in changed], diff=[e.diff() for e in changed])
 
     # 3. post steps (postmap ...) and validators; any failure rolls everything back
-    steps = []
-    for e in post_needed:
-        for argv in e.post:
-            steps.append(("post step", e, argv))
-    for tty, argv in validators:
-        steps.append(("validator", tty, argv))
-    for kind, e, argv in steps:
+    steps = [Step("post step", argv, e, False) for e in post_needed for argv in e.post] + validators
+    for step in steps:
+        kind, argv = step.kind, step.argv
         if kind == "validator" and not live:
             result["skipped_steps"].append("validator %s (root is %s)" % (" ".join(argv), root))
             continue
         if argv[0] not in located:
             # only under an image root: a live system failed before writing (above)
             result["skipped_steps"].append("%s %s (%s is not installed on this host)" % (kind, " ".join(argv), argv[0]))
-            result["warnings"].append(image_skip_warning(e, argv, root, programs))
+            result["warnings"].append(image_skip_warning(step.entry, argv, root, programs))
             continue
         shown, argv = argv, [located[argv[0]]] + list(argv[1:])
-        if kind == "validator" and e:
+        if step.tty:
             rc, out = run_with_tty(argv)
         else:
             rc, out = run_program(run_command, argv)

@@ -101,7 +101,7 @@ def locate_programs(post_needed, validators, services, programs, which):
     names = []
     for e in post_needed:
         names.extend(argv[0] for argv in e.post)
-    names.extend(argv[0] for _tty, argv in validators)
+    names.extend(step.argv[0] for step in validators)
     for svc in services:
         names.extend(argv[0] for argv in (svc.get("status"), svc.get("reload")) if argv)
     located, missing = {}, []

@@ -1,15 +1,16 @@
 # Copyright (c) mailfleet engineers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The reachability role's filters (plugins/filter/reachability.py): plan, Basic-auth list, host result.
+"""The reachability role's filters (plugins/plugin_utils/_reachability.py): plan, Basic-auth list, host result.
 
 The expected values are what the role's former templates (plan.json.j2, basic_auth.json.j2, result.json.j2)
 rendered for the same inputs (compared with ansible's Templar on 548 input combinations before they were deleted).
 """
 
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mailfleet.outlook.plugins.filter import reachability as R
+from ansible_collections.mailfleet.outlook.plugins.plugin_utils import _reachability as R
 from ansible_collections.mailfleet.outlook.plugins.module_utils._settings import build_settings
 
 M365 = build_settings("microsoft365", {})
@@ -17,8 +18,14 @@ LAB = build_settings("lab", {})
 SMTP = {"name": "smtp", "host": "smtp.office365.com", "port": 587, "security": "starttls", "required": True}
 
 
-def test_filters_are_registered():
-    assert sorted(R.FilterModule().filters()) == ["reachability_basic_auth", "reachability_plan", "reachability_result"]
+@pytest.mark.parametrize("name", ["reachability_basic_auth", "reachability_plan", "reachability_result"])
+def test_filters_are_registered(name):
+    """Each filter has its own plugin file (its documentation inline, as galaxy-importer and ansible-doc read it)
+    that registers exactly it, the function of plugin_utils/_reachability.py."""
+    import importlib  # pylint: disable=import-outside-toplevel
+    plugin = importlib.import_module("ansible_collections.mailfleet.outlook.plugins.filter.%s" % name)
+    assert plugin.FilterModule().filters() == {name: getattr(R, name)}
+    assert yaml.safe_load(plugin.DOCUMENTATION)["name"] == name
 
 
 # --- plan ---

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) mailfleet engineers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The reachability role's logic on the controller, as plain functions (documented in reachability_*.yml beside).
+"""The reachability role's logic on the controller, as plain functions (the filters plugins/filter/reachability_*.py,
+each documented there).
 
 - reachability_plan: the endpoints a host must reach, the form smtp_check takes, the refusal of an empty plan.
 - reachability_basic_auth: what still uses password (Basic) auth against a profile with a Basic-auth deadline.
@@ -212,11 +213,3 @@ def reachability_result(probe, profile, settings=None, plan=None, probe_endpoint
         "senders_error": senders.get("msg", "mail_senders_facts failed") if senders.get("failed", False) else None,
     }
 
-
-class FilterModule(object):
-    def filters(self):
-        return {
-            "reachability_plan": reachability_plan,
-            "reachability_basic_auth": reachability_basic_auth,
-            "reachability_result": reachability_result,
-        }

@@ -266,6 +266,16 @@ settings:
   description: The validated settings the templates were rendered from (secrets are not part of them).
   returned: with O(validate_only)
   type: dict
+rolled_back:
+  description:
+    - Whether the files this call had already written were restored to their previous state (a write, post step
+      or validator failed after the first write). C(false) when the call failed before writing anything.
+  returned: when the module fails while applying
+  type: bool
+validator_output:
+  description: The output of the post step or validator that failed (empty when none failed).
+  returned: when the module fails while applying
+  type: str
 """
 
 import traceback

@@ -212,4 +212,3 @@ def reachability_result(probe, profile, settings=None, plan=None, probe_endpoint
         "senders": _map(senders.get("ansible_facts")).get("mail_senders") if senders_ran else None,
         "senders_error": senders.get("msg", "mail_senders_facts failed") if senders.get("failed", False) else None,
     }
-

@@ -53,4 +53,3 @@ def test_oauth2_tenant_and_client_id_reach_the_settings():
 
 def test_every_engine_option_is_a_parameter():
     assert set(ENGINE_OPTIONS.values()) <= set(argument_spec())
-
